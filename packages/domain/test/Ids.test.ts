@@ -1,0 +1,18 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import { Ids, TaskId } from "../src/index.ts"
+
+describe("Ids.uuidv7", () => {
+  it.effect("makes valid UUIDv7 task ids whose first 48 bits are the Clock's milliseconds", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(Date.UTC(2026, 10, 22, 10, 0, 0))
+      const first = yield* Ids.uuidv7
+      yield* TestClock.adjust("1 second")
+      const second = yield* Ids.uuidv7
+      assert.isTrue(Schema.is(TaskId)(first))
+      assert.strictEqual(Number.parseInt(first.replaceAll("-", "").slice(0, 12), 16), Date.UTC(2026, 10, 22, 10, 0, 0))
+      assert.isTrue(first < second, "ids sort in creation order")
+    })
+  )
+})
