@@ -1,0 +1,58 @@
+/**
+ * Reading a service's configuration once at start. Effect's Config stops at the first bad
+ * value; an operator wants every bad variable named at once, so each is read on its own and
+ * the failures are gathered into one message.
+ */
+import { Config, Effect, Schema, SchemaIssue } from "effect"
+
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `invalid configuration: ${this.problems.join("; ")}`
+  }
+}
+
+type Values<C extends Record<string, Config.Config<unknown>>> = {
+  -readonly [K in keyof C]: C[K] extends Config.Config<infer A> ? A : never
+}
+
+const standard = SchemaIssue.makeFormatterStandardSchemaV1()
+
+// One line per bad variable, named as the operator sets it: "DATABASE_URL: missing".
+// The offending value is left out on purpose: it may be a secret.
+const describe = (error: Config.ConfigError): Array<string> => {
+  // A SourceError means the provider itself failed (not one variable): report it whole.
+  if (!Schema.isSchemaError(error.cause)) return [error.message]
+  return standard(error.cause.issue).issues.map(({ path, message }) => {
+    const name = (path ?? []).map((segment) => String(typeof segment === "object" ? segment.key : segment)).join(".")
+    // An absent variable reaches the schema as `undefined`, which reads "Expected string".
+    return `${name}: ${message === "Expected string" ? "missing" : message.toLowerCase()}`
+  })
+}
+
+/** Reads every entry; fails with one ConfigInvalid naming every variable that is missing or malformed. */
+export const load = <const C extends Record<string, Config.Config<unknown>>>(
+  configs: C
+): Effect.Effect<Values<C>, ConfigInvalid> =>
+  Effect.gen(function* () {
+    const values: Record<string, unknown> = {}
+    const problems: Array<string> = []
+    for (const [key, config] of Object.entries(configs)) {
+      const result = yield* Effect.result(config)
+      if (result._tag === "Success") values[key] = result.success
+      else problems.push(...describe(result.failure))
+    }
+    if (problems.length > 0) return yield* new ConfigInvalid({ problems })
+    // Every key of `configs` was read with its own Config, so the record has the promised shape.
+    return values as Values<C>
+  })
+
+/** A TCP port with a default, e.g. `port("GRPC_PORT", 50051)`. */
+export const port = (name: string, fallback: number): Config.Config<number> =>
+  Config.Port(name).pipe(Config.withDefault(fallback))
+
+/** A required URL kept redacted in logs, e.g. `secretUrl("DATABASE_URL")`. */
+export const secretUrl = (name: string) => Config.Redacted(name)
+
+export const logLevel = Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))

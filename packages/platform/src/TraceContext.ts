@@ -1,0 +1,38 @@
+/**
+ * W3C trace context as it crosses process boundaries (HTTP headers, gRPC metadata, AMQP
+ * headers). Until OpenTelemetry spans carry it, this is what links a request to its event.
+ */
+import { randomBytes } from "node:crypto"
+
+export interface TraceContext {
+  readonly traceparent?: string
+  readonly tracestate?: string
+}
+
+// version-traceid-parentid-flags, lowercase hex; all-zero ids are invalid (W3C §3.2.2).
+const TRACEPARENT = /^00-((?!0{32})[0-9a-f]{32})-((?!0{16})[0-9a-f]{16})-[0-9a-f]{2}$/
+
+/** The trace id of a valid `traceparent`, or undefined for anything else (which is then ignored). */
+export const traceIdOf = (traceparent: string | undefined): string | undefined =>
+  traceparent === undefined ? undefined : TRACEPARENT.exec(traceparent.trim())?.[1]
+
+export const newTraceId = (): string => randomBytes(16).toString("hex")
+export const newSpanId = (): string => randomBytes(8).toString("hex")
+
+/** The trace a unit of work belongs to: always has a trace id, so every event can carry one. */
+export interface ActiveTrace {
+  readonly trace_id: string
+  readonly traceparent: string
+  readonly tracestate?: string
+}
+
+/** Continues a valid incoming context, or starts a new trace when there is none (or it is malformed). */
+export const continueOrStart = (incoming: TraceContext): ActiveTrace => {
+  const traceparent = incoming.traceparent?.trim()
+  const trace_id = traceIdOf(traceparent)
+  if (trace_id !== undefined && traceparent !== undefined) {
+    return { trace_id, traceparent, ...(incoming.tracestate === undefined ? {} : { tracestate: incoming.tracestate }) }
+  }
+  const fresh = newTraceId()
+  return { trace_id: fresh, traceparent: `00-${fresh}-${newSpanId()}-01` }
+}

@@ -1,0 +1,30 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Health } from "../src/index.ts"
+
+describe("Health.Readiness", () => {
+  it.effect("is ready only when every dependency answers, and names each one with its figures", () =>
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      yield* readiness.register("postgres", Effect.succeed({ outbox_pending: 3 }))
+      assert.deepStrictEqual(yield* readiness.report, {
+        status: "ready",
+        dependencies: { postgres: { status: "up", outbox_pending: 3 } }
+      })
+      yield* readiness.register("rabbitmq", Effect.fail(new Error("ECONNREFUSED 10.0.0.7:5672")))
+      const report = yield* readiness.report
+      assert.strictEqual(report.status, "not_ready")
+      // Internal detail (addresses, driver messages) never reaches the body.
+      assert.deepStrictEqual(report.dependencies.rabbitmq, { status: "down", error: "unavailable" })
+    }).pipe(Effect.provide(Health.Readiness.layer))
+  )
+
+  it.effect("reports draining once shutdown began, even with every dependency up", () =>
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      yield* readiness.register("postgres", Effect.succeed({}))
+      yield* readiness.drain
+      assert.strictEqual((yield* readiness.report).status, "draining")
+    }).pipe(Effect.provide(Health.Readiness.layer))
+  )
+})
