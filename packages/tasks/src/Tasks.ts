@@ -1,0 +1,232 @@
+/**
+ * The tasks application service: runs each command through the pure lifecycle and commits
+ * the task change together with its outbox rows in one transaction (DESIGN §5). Concurrent
+ * changes of one task are resolved by optimistic concurrency on `version`.
+ */
+import { createHash } from "node:crypto"
+import {
+  type DomainError,
+  Ids,
+  Lifecycle,
+  type NewTaskFields,
+  type Task,
+  TaskCommand,
+  type TaskId,
+  TaskNotFound,
+  type TaskStatus,
+  toEnvelope
+} from "@workstream/domain"
+import { TraceContext } from "@workstream/platform"
+import { Context, DateTime, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { SqlClient, SqlError } from "effect/sql"
+import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
+import { OutboxStore } from "./db/OutboxStore.ts"
+import { TaskRepository } from "./db/TaskRepository.ts"
+import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable } from "./errors.ts"
+import * as PageToken from "./PageToken.ts"
+import { TasksConfig } from "./TasksConfig.ts"
+
+export type Transition = "start" | "complete" | "cancel"
+
+export interface Page {
+  readonly tasks: ReadonlyArray<Task>
+  /** Empty when there is nothing after this page. */
+  readonly nextPageToken: string
+}
+
+export type CommandError = DomainError | IdempotencyKeyReused | StoreUnavailable
+
+/** Someone else changed the task between our read and our write: read again and re-decide. */
+class VersionConflict extends Schema.TaggedError<VersionConflict>()("VersionConflict", {}) {}
+/** A concurrent create with the same idempotency key committed first. */
+class KeyTaken extends Schema.TaggedError<KeyTaken>()("KeyTaken", {}) {}
+
+// A conflict means another writer just succeeded; a handful of re-reads always settles it.
+const onVersionConflict = Schedule.recurs(8)
+
+const commandFor = { start: TaskCommand.StartTask, complete: TaskCommand.CompleteTask, cancel: TaskCommand.CancelTask }
+
+/** The fields a client chose, in a fixed order: what "the same request" means for an idempotency key. */
+const requestHash = (task: Task): string => {
+  const { title, description, priority, assignee, due_at } = task
+  const fields = [title, description ?? null, priority, assignee ?? null, due_at ? DateTime.formatIso(due_at) : null]
+  return createHash("sha256").update(JSON.stringify(fields)).digest("hex")
+}
+
+export class Tasks extends Context.Service<
+  Tasks,
+  {
+    readonly create: (input: {
+      readonly fields: NewTaskFields
+      readonly idempotencyKey?: string | undefined
+      readonly trace: TraceContext.TraceContext
+    }) => Effect.Effect<Task, CommandError>
+    readonly transition: (
+      name: Transition,
+      id: TaskId,
+      trace: TraceContext.TraceContext
+    ) => Effect.Effect<Task, CommandError>
+    readonly get: (id: TaskId) => Effect.Effect<Task, TaskNotFound | StoreUnavailable>
+    readonly list: (options: {
+      readonly status?: TaskStatus | undefined
+      readonly pageSize: number
+      readonly pageToken?: string | undefined
+    }) => Effect.Effect<Page, InvalidPageToken | StoreUnavailable>
+  }
+>()("@workstream/tasks/Tasks") {
+  static readonly layer = Layer.effect(
+    Tasks,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const repository = yield* TaskRepository
+      const outbox = yield* OutboxStore
+      const keys = yield* IdempotencyKeys
+      const config = yield* TasksConfig
+
+      /** Bounds a store round by the configured timeout and turns every store failure into one error. */
+      const store =
+        (operation: string) =>
+        <A, E, R>(
+          effect: Effect.Effect<A, E, R>
+        ): Effect.Effect<A, Exclude<E, SqlError.SqlError> | StoreUnavailable, R> =>
+          effect.pipe(
+            Effect.timeoutOrElse({
+              duration: config.databaseTimeout,
+              orElse: () => Effect.fail(new StoreUnavailable({ operation, cause: "timed out" }))
+            }),
+            Effect.mapError((error): Exclude<E, SqlError.SqlError> | StoreUnavailable =>
+              SqlError.isSqlError(error)
+                ? new StoreUnavailable({ operation, cause: error })
+                : // Sound: the guard above removed every SqlError; TypeScript cannot narrow a type parameter.
+                  (error as Exclude<E, SqlError.SqlError>)
+            )
+          )
+
+      const commit = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
+        Effect.gen(function* () {
+          const active = TraceContext.continueOrStart(trace)
+          const rows = yield* Effect.forEach(decision.events, (change) =>
+            Effect.map(Ids.eventId, (event_id) => ({
+              envelope: toEnvelope(change, { event_id, trace_id: active.trace_id }),
+              traceparent: active.traceparent,
+              ...(active.tracestate === undefined ? {} : { tracestate: active.tracestate })
+            }))
+          )
+          yield* outbox.append(rows)
+        })
+
+      const findExisting = (key: string, hash: string, now: DateTime.Utc) =>
+        Effect.gen(function* () {
+          const existing = yield* keys.find(key, now)
+          if (Option.isNone(existing)) return Option.none<Task>()
+          if (existing.value.request_hash !== hash) return yield* new IdempotencyKeyReused({ key })
+          return yield* repository.find(existing.value.task_id)
+        })
+
+      const create = Effect.fn("Tasks.create")(function* (input: {
+        readonly fields: NewTaskFields
+        readonly idempotencyKey?: string | undefined
+        readonly trace: TraceContext.TraceContext
+      }) {
+        const now = yield* DateTime.now
+        const id = yield* Ids.taskId
+        const decision = yield* Effect.fromResult(
+          Lifecycle.decide(Option.none(), TaskCommand.CreateTask({ task_id: id, fields: input.fields }), now)
+        )
+        const key = input.idempotencyKey
+        if (key === undefined) {
+          yield* sql
+            .withTransaction(Effect.andThen(repository.insert(decision.task), commit(decision, input.trace)))
+            .pipe(store("create"))
+          return decision.task
+        }
+        const hash = requestHash(decision.task)
+        const replay = yield* findExisting(key, hash, now).pipe(store("create"))
+        if (Option.isSome(replay)) return replay.value
+        const expires_at = DateTime.addDuration(now, config.idempotencyTtl)
+        return yield* sql
+          .withTransaction(
+            Effect.gen(function* () {
+              const inserted = yield* keys.insert({ key, request_hash: hash, task_id: decision.task.id, expires_at })
+              if (!inserted) return yield* new KeyTaken()
+              yield* repository.insert(decision.task)
+              yield* commit(decision, input.trace)
+              return decision.task
+            })
+          )
+          .pipe(
+            store("create"),
+            // Lost the race to an identical create: answer as a replay would.
+            Effect.catchTag("KeyTaken", () =>
+              findExisting(key, hash, now).pipe(
+                store("create"),
+                Effect.flatMap(
+                  Option.match({ onNone: () => Effect.die("idempotency key vanished"), onSome: Effect.succeed })
+                )
+              )
+            )
+          )
+      })
+
+      const transition = Effect.fn("Tasks.transition")(function* (
+        name: Transition,
+        id: TaskId,
+        trace: TraceContext.TraceContext
+      ) {
+        yield* Effect.annotateCurrentSpan({ "workstream.task_id": id, "workstream.command": name })
+        return yield* Effect.gen(function* () {
+          const current = yield* repository.find(id).pipe(store(name))
+          const now = yield* DateTime.now
+          const decision = yield* Effect.fromResult(Lifecycle.decide(current, commandFor[name]({ task_id: id }), now))
+          if (decision.events.length === 0 || Option.isNone(current)) return decision.task
+          const expected = current.value.version
+          yield* sql
+            .withTransaction(
+              Effect.gen(function* () {
+                if (!(yield* repository.update(decision.task, expected))) return yield* new VersionConflict()
+                yield* commit(decision, trace)
+              })
+            )
+            .pipe(store(name))
+          return decision.task
+        }).pipe(
+          Effect.retry({ schedule: onVersionConflict, while: (e) => e._tag === "VersionConflict" }),
+          Effect.catchTag("VersionConflict", (cause) => Effect.fail(new StoreUnavailable({ operation: name, cause })))
+        )
+      })
+
+      const get = Effect.fn("Tasks.get")(function* (id: TaskId) {
+        const task = yield* repository.find(id).pipe(store("get"))
+        if (Option.isNone(task)) return yield* new TaskNotFound({ task_id: id })
+        return task.value
+      })
+
+      const list = Effect.fn("Tasks.list")(function* (options: {
+        readonly status?: TaskStatus | undefined
+        readonly pageSize: number
+        readonly pageToken?: string | undefined
+      }) {
+        const after =
+          options.pageToken === undefined || options.pageToken === ""
+            ? undefined
+            : yield* Effect.fromResult(PageToken.decode(options.pageToken))
+        // One extra row tells whether another page exists without a second query.
+        const rows = yield* repository
+          .list({
+            limit: options.pageSize + 1,
+            ...(options.status === undefined ? {} : { status: options.status }),
+            ...(after === undefined ? {} : { after })
+          })
+          .pipe(store("list"))
+        const tasks = rows.slice(0, options.pageSize)
+        const last = tasks.at(-1)
+        return {
+          tasks,
+          nextPageToken: rows.length > options.pageSize && last !== undefined ? PageToken.encode(last.id) : ""
+        }
+      })
+
+      return Tasks.of({ create, transition, get, list })
+    })
+  )
+}

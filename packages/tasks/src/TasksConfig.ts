@@ -1,0 +1,27 @@
+/** The tasks service's settings, read once at start from the environment (README: Configuration). */
+
+import { ServiceConfig } from "@workstream/platform"
+import { Config, Context, type Effect } from "effect"
+
+const settings = {
+  databaseUrl: Config.Redacted("DATABASE_URL"),
+  amqpUrl: Config.Redacted("AMQP_URL"),
+  grpcPort: ServiceConfig.port("GRPC_PORT", 50051),
+  httpPort: ServiceConfig.port("HTTP_PORT", 8081),
+  logLevel: ServiceConfig.logLevel,
+  /** How long an idempotency key protects a create (DESIGN: 24 h). */
+  idempotencyTtl: Config.Duration("IDEMPOTENCY_TTL").pipe(Config.withDefault("24 hours")),
+  /** Upper bound for one database round of a request, so a stuck Postgres gives UNAVAILABLE. */
+  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault("5 seconds")),
+  relayBatchSize: Config.Int("RELAY_BATCH_SIZE").pipe(Config.withDefault(100)),
+  relayPollInterval: Config.Duration("RELAY_POLL_INTERVAL").pipe(Config.withDefault("1 second")),
+  relayPublishTimeout: Config.Duration("RELAY_PUBLISH_TIMEOUT").pipe(Config.withDefault("10 seconds")),
+  outboxRetention: Config.Duration("OUTBOX_RETENTION").pipe(Config.withDefault("7 days"))
+}
+
+export type TasksSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>
+
+export class TasksConfig extends Context.Service<TasksConfig, TasksSettings>()("@workstream/tasks/TasksConfig") {
+  /** Reads and validates the environment once; fails naming every bad variable. */
+  static readonly settings = ServiceConfig.load(settings)
+}

@@ -1,0 +1,77 @@
+/**
+ * The whole tasks service as one Layer: Postgres (migrated), the stores, the application
+ * service, the outbox relay, the gRPC server and the operational HTTP server. Released in
+ * reverse order: the servers stop taking work first, the connections close last.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { AmqpConnection, EventPublisher, Health, Topology } from "@workstream/platform"
+import { TASKS_PROTO_PATH } from "@workstream/proto"
+import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
+import * as Migrations from "./db/migrations.ts"
+import { OutboxStore } from "./db/OutboxStore.ts"
+import { RelayLock } from "./db/RelayLock.ts"
+import { TaskRepository } from "./db/TaskRepository.ts"
+import * as GrpcServer from "./grpc/GrpcServer.ts"
+import * as OutboxRelay from "./outbox/OutboxRelay.ts"
+import { Tasks } from "./Tasks.ts"
+import { TasksConfig, type TasksSettings } from "./TasksConfig.ts"
+
+export interface Options {
+  /** Names prefixed for test isolation; the real topology by default. */
+  readonly topology?: Topology.Topology
+  /** Shown in `rabbitmqctl list_connections`. */
+  readonly connectionName?: string
+}
+
+/** `/readyz`: Postgres answers (with the outbox backlog as figures) and RabbitMQ is connected. */
+const readinessChecks = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const readiness = yield* Health.Readiness
+    const sql = yield* SqlClient.SqlClient
+    const outbox = yield* OutboxStore
+    const amqp = yield* AmqpConnection.AmqpConnection
+    yield* readiness.register(
+      "postgres",
+      Effect.andThen(sql`SELECT 1`, outbox.stats).pipe(
+        Effect.map((stats) => ({ outbox_pending: stats.pending, outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0 }))
+      )
+    )
+    yield* readiness.register("rabbitmq", Effect.as(amqp.check, {}))
+    // Shutdown begins by releasing this layer: stop looking ready before anything closes.
+    yield* Effect.addFinalizer(() => readiness.drain)
+  })
+)
+
+export const layer = (settings: TasksSettings, options: Options = {}) => {
+  const database = Migrations.layer.pipe(
+    Layer.provideMerge(
+      PgClient.layer({
+        url: settings.databaseUrl,
+        applicationName: "workstream-tasks",
+        connectTimeout: "5 seconds",
+        maxConnections: 10
+      })
+    )
+  )
+  const stores = Layer.mergeAll(TaskRepository.layer, OutboxStore.layer, IdempotencyKeys.layer, RelayLock.layer).pipe(
+    Layer.provideMerge(database)
+  )
+  const broker = EventPublisher.EventPublisher.layerAmqp({ topology: options.topology ?? Topology.make() }).pipe(
+    Layer.provideMerge(
+      AmqpConnection.AmqpConnection.layer({
+        url: settings.amqpUrl,
+        connectionName: options.connectionName ?? "workstream-tasks"
+      })
+    )
+  )
+  const foundation = Layer.mergeAll(stores, broker, Health.Readiness.layer, Layer.succeed(TasksConfig, settings))
+  const application = Tasks.layer.pipe(Layer.provideMerge(foundation))
+  return Layer.mergeAll(
+    readinessChecks,
+    OutboxRelay.layer,
+    GrpcServer.layer({ port: settings.grpcPort, protoPath: TASKS_PROTO_PATH }),
+    Health.serve({ port: settings.httpPort })
+  ).pipe(Layer.provideMerge(application))
+}

@@ -1,0 +1,112 @@
+/**
+ * The transactional outbox: event rows written in the same transaction as the task change,
+ * read by the relay in `seq` order, marked once the broker confirmed them, pruned later.
+ */
+import { encodeEvent, type TaskEventEnvelope } from "@workstream/domain"
+import { Array as Arr, Context, DateTime, Effect, Layer, Schema } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+
+/** LISTEN/NOTIFY channel the relay wakes on; the notification is delivered when the writer commits. */
+export const CHANNEL = "workstream_outbox"
+
+export const OutboxRow = Schema.Struct({
+  seq: Schema.String,
+  event_id: Schema.String,
+  event_type: Schema.String,
+  task_id: Schema.String,
+  body: Schema.String,
+  traceparent: Schema.NullOr(Schema.String),
+  tracestate: Schema.NullOr(Schema.String)
+})
+export type OutboxRow = typeof OutboxRow.Type
+
+export interface NewOutboxRow {
+  readonly envelope: TaskEventEnvelope
+  readonly traceparent?: string
+  readonly tracestate?: string
+}
+
+export interface OutboxStats {
+  readonly pending: number
+  /** Age of the oldest unpublished row by the database clock, undefined when none is pending. */
+  readonly oldestPendingAgeMs: number | undefined
+}
+
+const decodeRows = Schema.decodeUnknownEffect(Schema.Array(OutboxRow))
+const Stats = Schema.Struct({ pending: Schema.NumberFromString, age_ms: Schema.NullOr(Schema.Number) })
+const decodeStats = Schema.decodeUnknownEffect(Stats)
+
+// Deleting published rows in chunks keeps each statement's locks short.
+const PRUNE_CHUNK = 5_000
+
+export class OutboxStore extends Context.Service<
+  OutboxStore,
+  {
+    /** Appends rows inside the caller's transaction and notifies the relay (delivered at commit). */
+    readonly append: (rows: ReadonlyArray<NewOutboxRow>) => Effect.Effect<void, SqlError.SqlError>
+    readonly nextBatch: (limit: number) => Effect.Effect<ReadonlyArray<OutboxRow>, SqlError.SqlError>
+    readonly markPublished: (seqs: ReadonlyArray<string>) => Effect.Effect<void, SqlError.SqlError>
+    /** Deletes rows published before `before`; returns how many. */
+    readonly prune: (before: DateTime.Utc) => Effect.Effect<number, SqlError.SqlError>
+    readonly stats: Effect.Effect<OutboxStats, SqlError.SqlError>
+  }
+>()("@workstream/tasks/OutboxStore") {
+  static readonly layer = Layer.effect(
+    OutboxStore,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+
+      const append = Effect.fn("OutboxStore.append")(function* (rows: ReadonlyArray<NewOutboxRow>) {
+        if (!Arr.isReadonlyArrayNonEmpty(rows)) return
+        yield* sql`INSERT INTO outbox ${sql.insert(
+          Arr.map(rows, ({ envelope, traceparent, tracestate }) => ({
+            event_id: envelope.event_id,
+            event_type: envelope.event_type,
+            task_id: envelope.payload.id,
+            body: encodeEvent(envelope),
+            traceparent: traceparent ?? null,
+            tracestate: tracestate ?? null
+          }))
+        )}`
+        yield* sql`SELECT pg_notify(${CHANNEL}, '')`
+      })
+
+      const nextBatch = Effect.fn("OutboxStore.nextBatch")(function* (limit: number) {
+        const rows = yield* sql`
+          SELECT seq::text AS seq, event_id::text AS event_id, event_type, task_id::text AS task_id, body,
+                 traceparent, tracestate
+          FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ${limit}`
+        return yield* Effect.orDie(decodeRows(rows))
+      })
+
+      const markPublished = Effect.fn("OutboxStore.markPublished")(function* (seqs: ReadonlyArray<string>) {
+        if (seqs.length === 0) return
+        yield* sql`UPDATE outbox SET published_at = now() WHERE seq IN ${sql.in(seqs)} AND published_at IS NULL`
+      })
+
+      const prune = Effect.fn("OutboxStore.prune")(function* (before: DateTime.Utc) {
+        const bound = DateTime.toDateUtc(before)
+        let total = 0
+        while (true) {
+          const deleted = yield* sql`
+            DELETE FROM outbox WHERE seq IN (
+              SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < ${bound} LIMIT ${PRUNE_CHUNK}
+            ) RETURNING seq`
+          total += deleted.length
+          if (deleted.length < PRUNE_CHUNK) return total
+        }
+      })
+
+      const stats = Effect.gen(function* () {
+        const [row] = yield* sql`
+          SELECT count(*)::text AS pending,
+                 (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS age_ms
+          FROM outbox WHERE published_at IS NULL`
+        const { pending, age_ms } = yield* Effect.orDie(decodeStats(row))
+        return { pending, oldestPendingAgeMs: age_ms ?? undefined }
+      }).pipe(Effect.withSpan("OutboxStore.stats"))
+
+      return OutboxStore.of({ append, nextBatch, markPublished, prune, stats })
+    })
+  )
+}

@@ -1,0 +1,28 @@
+/** Failures of the tasks service beyond the domain's own. */
+import { Schema } from "effect"
+
+/** The same idempotency key arrived with a different request (ALREADY_EXISTS, 409 at the gateway). */
+export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()("IdempotencyKeyReused", {
+  key: Schema.String
+}) {
+  override get message(): string {
+    return "this idempotency key was already used with a different request"
+  }
+}
+
+/** Postgres did not answer in time or failed: the caller may retry (UNAVAILABLE). */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  operation: Schema.String,
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    return `the task store is unavailable (${this.operation})`
+  }
+}
+
+/** A page token the service did not issue. */
+export class InvalidPageToken extends Schema.TaggedError<InvalidPageToken>()("InvalidPageToken", {}) {
+  override get message(): string {
+    return "page_token is not a token this service issued"
+  }
+}

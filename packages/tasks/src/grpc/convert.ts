@@ -1,0 +1,100 @@
+/**
+ * Translation between the generated gRPC messages and the domain. Requests are decoded with
+ * the domain's Schemas; every problem becomes one ValidationError (INVALID_ARGUMENT).
+ */
+import {
+  type NewTaskFields,
+  type Task,
+  TaskId,
+  type TaskPriority,
+  type TaskStatus,
+  ValidationError,
+  validationErrorFrom
+} from "@workstream/domain"
+import * as Proto from "@workstream/proto"
+import { DateTime, Result, Schema } from "effect"
+
+const STATUS_TO_PROTO: Record<TaskStatus, Proto.TaskStatus> = {
+  PENDING: Proto.TaskStatus.TASK_STATUS_PENDING,
+  IN_PROGRESS: Proto.TaskStatus.TASK_STATUS_IN_PROGRESS,
+  COMPLETED: Proto.TaskStatus.TASK_STATUS_COMPLETED,
+  CANCELLED: Proto.TaskStatus.TASK_STATUS_CANCELLED
+}
+const PRIORITY_TO_PROTO: Record<TaskPriority, Proto.TaskPriority> = {
+  LOW: Proto.TaskPriority.TASK_PRIORITY_LOW,
+  MEDIUM: Proto.TaskPriority.TASK_PRIORITY_MEDIUM,
+  HIGH: Proto.TaskPriority.TASK_PRIORITY_HIGH,
+  URGENT: Proto.TaskPriority.TASK_PRIORITY_URGENT
+}
+const invert = <K extends string, V extends number>(table: Record<K, V>): ReadonlyMap<number, K> =>
+  new Map(Object.entries(table).map(([k, v]) => [v as number, k as K]))
+const STATUS_FROM_PROTO = invert(STATUS_TO_PROTO)
+const PRIORITY_FROM_PROTO = invert(PRIORITY_TO_PROTO)
+
+const toDate = (at: DateTime.Utc): Date => DateTime.toDateUtc(at)
+
+export const toProtoTask = (task: Task): Proto.Task => ({
+  id: task.id,
+  title: task.title,
+  description: task.description,
+  status: STATUS_TO_PROTO[task.status],
+  priority: PRIORITY_TO_PROTO[task.priority],
+  assignee: task.assignee,
+  due_at: task.due_at === undefined ? undefined : toDate(task.due_at),
+  created_at: toDate(task.created_at),
+  updated_at: toDate(task.updated_at),
+  completed_at: task.completed_at === undefined ? undefined : toDate(task.completed_at),
+  version: task.version
+})
+
+const problem = (path: string, message: string) => new ValidationError({ problems: [{ path, message }] })
+
+const decodeTaskId = Schema.decodeUnknownResult(TaskId)
+
+export const taskIdFrom = (id: string): Result.Result<TaskId, ValidationError> =>
+  Result.mapError(decodeTaskId(id), validationErrorFrom)
+
+/** The create request's fields, unvalidated beyond their wire types: the lifecycle validates them. */
+export const newTaskFrom = (request: Proto.CreateTaskRequest): Result.Result<NewTaskFields, ValidationError> => {
+  const problems: Array<{ path: string; message: string }> = []
+  let priority: TaskPriority | undefined
+  if (request.priority !== Proto.TaskPriority.TASK_PRIORITY_UNSPECIFIED) {
+    priority = PRIORITY_FROM_PROTO.get(request.priority)
+    if (priority === undefined) problems.push({ path: "priority", message: "is not a known priority" })
+  }
+  let due_at: DateTime.Utc | undefined
+  if (request.due_at !== undefined) {
+    due_at = DateTime.make(request.due_at).pipe((o) => (o._tag === "Some" ? DateTime.toUtc(o.value) : undefined))
+    if (due_at === undefined) problems.push({ path: "due_at", message: "is not a valid timestamp" })
+  }
+  if (problems.length > 0) return Result.fail(new ValidationError({ problems }))
+  return Result.succeed({
+    title: request.title,
+    ...(request.description === undefined ? {} : { description: request.description }),
+    ...(priority === undefined ? {} : { priority }),
+    ...(request.assignee === undefined ? {} : { assignee: request.assignee }),
+    ...(due_at === undefined ? {} : { due_at })
+  })
+}
+
+export const DEFAULT_PAGE_SIZE = 20
+export const MAX_PAGE_SIZE = 100
+
+export interface ListQuery {
+  readonly status?: TaskStatus | undefined
+  readonly pageSize: number
+  readonly pageToken?: string | undefined
+}
+
+export const listQueryFrom = (request: Proto.ListTasksRequest): Result.Result<ListQuery, ValidationError> => {
+  const pageSize = request.page_size === 0 ? DEFAULT_PAGE_SIZE : request.page_size
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    return Result.fail(problem("page_size", `must be between 1 and ${MAX_PAGE_SIZE}`))
+  }
+  let status: TaskStatus | undefined
+  if (request.status !== undefined && request.status !== Proto.TaskStatus.TASK_STATUS_UNSPECIFIED) {
+    status = STATUS_FROM_PROTO.get(request.status)
+    if (status === undefined) return Result.fail(problem("status", "is not a known status"))
+  }
+  return Result.succeed({ status, pageSize, pageToken: request.page_token })
+}

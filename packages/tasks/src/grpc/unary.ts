@@ -1,0 +1,95 @@
+/**
+ * Bridges grpc-js unary handlers to Effect: each call runs as a fiber with the service's
+ * context, is interrupted when the client cancels or its deadline passes (so work stops),
+ * answers typed failures with their status and any defect with a bare INTERNAL, and records
+ * the RPC's count and latency by method and code.
+ */
+
+import { randomUUID } from "node:crypto"
+import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
+import type { TraceContext } from "@workstream/platform"
+import { Cause, type Context, Duration, Effect, Exit, Metric } from "effect"
+import type { GrpcFailure } from "./errorStatus.ts"
+
+export interface CallContext {
+  readonly requestId: string
+  readonly trace: TraceContext.TraceContext
+}
+
+const rpcCalls = Metric.counter("rpc_server_calls_total", { description: "gRPC calls served, by method and code" })
+const rpcDuration = Metric.histogram("rpc_server_duration_seconds", {
+  description: "gRPC call latency in seconds, by method",
+  boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+})
+
+const first = (metadata: Metadata, key: string): string | undefined => {
+  const [value] = metadata.get(key)
+  return typeof value === "string" && value !== "" ? value : undefined
+}
+
+const callContext = (metadata: Metadata): CallContext => {
+  const traceparent = first(metadata, "traceparent")
+  const tracestate = first(metadata, "tracestate")
+  return {
+    // Bounded so a hostile header cannot flood every log line.
+    requestId: (first(metadata, "x-request-id") ?? randomUUID()).slice(0, 128),
+    trace: {
+      ...(traceparent === undefined ? {} : { traceparent }),
+      ...(tracestate === undefined ? {} : { tracestate })
+    }
+  }
+}
+
+const remaining = (deadline: ReturnType<ServerUnaryCall<unknown, unknown>["getDeadline"]>): number => {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : Number.POSITIVE_INFINITY
+}
+
+const DEADLINE: GrpcFailure = { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" }
+
+const codeOf = <A>(exit: Exit.Exit<A, GrpcFailure>): status => {
+  if (Exit.isSuccess(exit)) return status.OK
+  const failure = Cause.findErrorOption(exit.cause)
+  if (failure._tag === "Some") return failure.value.code
+  return Cause.hasInterruptsOnly(exit.cause) ? status.CANCELLED : status.INTERNAL
+}
+
+/** Makes grpc-js handlers that run Effects with the given services. */
+export const makeUnary =
+  <R>(context: Context.Context<R>) =>
+  <Req, Res>(method: string, handler: (request: Req, call: CallContext) => Effect.Effect<Res, GrpcFailure, R>) =>
+  (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    const ctx = callContext(call.metadata)
+    const budget = remaining(call.getDeadline())
+    const started = performance.now()
+    const bounded = Number.isFinite(budget)
+      ? Effect.timeoutOrElse(handler(call.request, ctx), {
+          duration: Duration.millis(budget),
+          orElse: () => Effect.fail(DEADLINE)
+        })
+      : handler(call.request, ctx)
+    const program = bounded.pipe(
+      Effect.onExit((exit) => {
+        const code = codeOf(exit)
+        return Effect.all([
+          Metric.update(rpcCalls.pipe(Metric.withAttributes({ method, code: status[code] ?? String(code) })), 1),
+          Metric.update(rpcDuration.pipe(Metric.withAttributes({ method })), (performance.now() - started) / 1000)
+        ])
+      }),
+      Effect.tapCause((cause) => (Cause.hasDies(cause) ? Effect.logError("gRPC handler failed", cause) : Effect.void)),
+      Effect.withSpan(`workstream.tasks.v1.TasksService/${method}`, {
+        kind: "server",
+        attributes: { "rpc.system": "grpc", "rpc.method": method }
+      }),
+      Effect.annotateLogs({ request_id: ctx.requestId, rpc: method })
+    )
+    const fiber = Effect.runForkWith(context)(program)
+    call.on("cancelled", () => fiber.interruptUnsafe())
+    fiber.addObserver((exit) => {
+      if (Exit.isSuccess(exit)) return callback(null, exit.value)
+      const failure = Cause.findErrorOption(exit.cause)
+      if (failure._tag === "Some") return callback({ code: failure.value.code, details: failure.value.details })
+      // A cancelled call has no one to answer; a defect gets no detail beyond its code.
+      if (!Cause.hasInterruptsOnly(exit.cause)) callback({ code: status.INTERNAL, details: "internal error" })
+    })
+  }

@@ -1,0 +1,111 @@
+/**
+ * The outbox relay: publishes committed outbox rows to RabbitMQ in commit order, waits for the
+ * broker's confirms once per batch, then marks the rows published (DESIGN §5). Only the
+ * replica holding the Postgres advisory lock publishes; the others poll for the lock and take
+ * over when its holder dies. It wakes on LISTEN/NOTIFY and also polls, so a lost
+ * notification only delays an event by one poll interval.
+ */
+
+import { PgClient } from "@effect/sql-pg"
+import { EventPublisher } from "@workstream/platform"
+import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
+import { CHANNEL, type OutboxRow, OutboxStore } from "../db/OutboxStore.ts"
+import { RelayLock } from "../db/RelayLock.ts"
+import { TasksConfig } from "../TasksConfig.ts"
+
+const published = Metric.counter("outbox_events_published_total", {
+  description: "outbox events confirmed by the broker"
+})
+
+// Broker or database trouble: back off with jitter, never give up while the service runs.
+const onTrouble = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("10 seconds")]).pipe(
+  Schedule.jittered
+)
+
+const toMessage = (row: OutboxRow): EventPublisher.OutgoingMessage => ({
+  routingKey: row.event_type,
+  body: row.body,
+  messageId: row.event_id,
+  headers: {
+    ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
+    ...(row.tracestate === null ? {} : { tracestate: row.tracestate })
+  }
+})
+
+export const layer = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const pg = yield* PgClient.PgClient
+    const outbox = yield* OutboxStore
+    const publisher = yield* EventPublisher.EventPublisher
+    const lock = yield* RelayLock
+    const config = yield* TasksConfig
+
+    /** Publishes one batch; returns how many rows it moved. Uninterruptible so SIGTERM lets it finish. */
+    const publishBatch = Effect.gen(function* () {
+      const rows = yield* outbox.nextBatch(config.relayBatchSize)
+      if (rows.length === 0) return 0
+      yield* publisher.publishBatch(rows.map(toMessage)).pipe(Effect.timeout(config.relayPublishTimeout))
+      yield* outbox.markPublished(rows.map((row) => row.seq))
+      yield* Metric.update(published, rows.length)
+      return rows.length
+    }).pipe(Effect.uninterruptible)
+
+    const drain: Effect.Effect<void, unknown> = Effect.gen(function* () {
+      while ((yield* publishBatch) === config.relayBatchSize) {
+        // A full batch means more may be waiting: go on without sleeping.
+      }
+    })
+
+    /** While this replica holds the lock: drain, then sleep until notified or the poll interval passes. */
+    const lead = (wake: Queue.Queue<void>, verify: Effect.Effect<void, unknown>) =>
+      Effect.gen(function* () {
+        yield* Effect.logInfo("outbox relay: leading")
+        while (true) {
+          // The lock lives on one connection: if that connection is gone, so is the lock.
+          yield* verify
+          yield* drain.pipe(
+            Effect.tapError((error) => Effect.logWarning("outbox relay: publishing failed, will retry", error)),
+            Effect.retry(onTrouble)
+          )
+          yield* Queue.take(wake).pipe(Effect.timeoutOption(config.relayPollInterval))
+        }
+      })
+
+    /** Tries for the lock every poll interval; leads while it holds it. */
+    const relay = (wake: Queue.Queue<void>) =>
+      Effect.gen(function* () {
+        while (true) {
+          yield* Effect.scoped(
+            Effect.flatMap(lock.acquire, (lease) =>
+              Option.isSome(lease) ? lead(wake, lease.value.verify) : Effect.void
+            )
+          )
+          yield* Effect.sleep(config.relayPollInterval)
+        }
+      }).pipe(
+        Effect.tapError((error) => Effect.logWarning("outbox relay: lost the database, will retry", error)),
+        Effect.retry(onTrouble)
+      )
+
+    const wake = yield* Queue.sliding<void>(1)
+    yield* Effect.forkScoped(
+      Effect.gen(function* () {
+        const notifications = yield* pg.listen(CHANNEL)
+        while (true) {
+          yield* Queue.take(notifications)
+          yield* Queue.offer(wake, undefined)
+        }
+      }).pipe(Effect.scoped, Effect.retry(onTrouble))
+    )
+    yield* Effect.forkScoped(relay(wake))
+
+    // Housekeeping: published rows are pruned after the retention period.
+    yield* Effect.forkScoped(
+      Effect.gen(function* () {
+        const bound = DateTime.subtractDuration(yield* DateTime.now, config.outboxRetention)
+        const pruned = yield* outbox.prune(bound)
+        if (pruned > 0) yield* Effect.logInfo(`outbox: pruned ${pruned} published rows`)
+      }).pipe(Effect.ignoreCause({ log: "Warn" }), Effect.repeat(Schedule.spaced("1 hour")))
+    )
+  })
+)

@@ -1,0 +1,196 @@
+import { assert, layer } from "@effect/vitest"
+import { decodeEvent } from "@workstream/domain"
+import { TaskPriority, TaskStatus } from "@workstream/proto"
+import { Duration, Effect, Result } from "effect"
+import { SqlClient } from "effect/sql"
+import { call, codeOf, takeMessages } from "../support/clients.ts"
+import { databaseOf, TasksUnderTest } from "../support/harness.ts"
+
+const UNKNOWN_ID = "01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90"
+const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+layer(TasksUnderTest.layer, { timeout: "60 seconds", excludeTestServices: true })("TasksService over gRPC", (it) => {
+  const service = Effect.service(TasksUnderTest)
+  const create = (title: string, extra: Record<string, unknown> = {}, metadata?: Record<string, string>) =>
+    Effect.flatMap(service, ({ client }) =>
+      call(
+        client.createTask.bind(client),
+        { title, priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED, idempotency_key: "", ...extra },
+        metadata === undefined ? {} : { metadata }
+      )
+    )
+  const outboxRows = (taskId: string) =>
+    Effect.flatMap(service, ({ databaseUrl }) =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ event_type: string; published: boolean }>`
+          SELECT event_type, published_at IS NOT NULL AS published FROM outbox WHERE task_id = ${taskId} ORDER BY seq`
+      }).pipe(Effect.provide(databaseOf(databaseUrl)))
+    )
+
+  it.effect(
+    "CreateTask stores a PENDING task, commits its event and publishes it with message_id and traceparent",
+    () =>
+      Effect.gen(function* () {
+        const { topology } = yield* service
+        const { task } = yield* create(
+          "  Write the report ",
+          { priority: TaskPriority.TASK_PRIORITY_HIGH },
+          {
+            traceparent: TRACEPARENT
+          }
+        )
+        assert.strictEqual(task?.title, "Write the report")
+        assert.strictEqual(task?.status, TaskStatus.TASK_STATUS_PENDING)
+        assert.strictEqual(task?.priority, TaskPriority.TASK_PRIORITY_HIGH)
+        assert.strictEqual(task?.version, 1)
+
+        const [message] = yield* takeMessages(topology.queue.name, 1)
+        const event = Result.getOrThrow(decodeEvent(message?.body ?? ""))
+        assert.strictEqual(event.event_type, "workstream.task.created.v1")
+        assert.strictEqual(event.payload.id, task?.id)
+        assert.strictEqual(message?.messageId, event.event_id)
+        assert.strictEqual(message?.routingKey, "workstream.task.created.v1")
+        assert.isTrue(message?.persistent)
+        assert.strictEqual(message?.headers.traceparent, TRACEPARENT)
+        assert.strictEqual(event.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736")
+        assert.deepStrictEqual(yield* outboxRows(task?.id ?? ""), [
+          { event_type: "workstream.task.created.v1", published: true }
+        ])
+      })
+  )
+
+  it.effect("CreateTask with bad fields is INVALID_ARGUMENT naming every bad field", () =>
+    Effect.gen(function* () {
+      const { client } = yield* service
+      const error = yield* Effect.flip(
+        call(client.createTask.bind(client), {
+          title: "   ",
+          description: "d".repeat(10_001),
+          priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED,
+          idempotency_key: ""
+        })
+      )
+      assert.strictEqual(error.code, 3)
+      assert.include(error.details, "title")
+      assert.include(error.details, "description")
+    })
+  )
+
+  it.effect("GetTask: a malformed id is INVALID_ARGUMENT, an unknown one NOT_FOUND, a known one the task", () =>
+    Effect.gen(function* () {
+      const { client } = yield* service
+      const get = client.getTask.bind(client)
+      assert.strictEqual(yield* codeOf(call(get, { id: "42" })), "INVALID_ARGUMENT")
+      assert.strictEqual(yield* codeOf(call(get, { id: UNKNOWN_ID })), "NOT_FOUND")
+      const { task } = yield* create("Find me")
+      const found = yield* call(get, { id: task?.id ?? "" })
+      assert.deepStrictEqual(found.task, task)
+    })
+  )
+
+  it.effect(
+    "the lifecycle over gRPC: start, complete, complete again (no event), then start is FAILED_PRECONDITION",
+    () =>
+      Effect.gen(function* () {
+        const { client } = yield* service
+        const { task } = yield* create("Move me")
+        const id = task?.id ?? ""
+        const started = yield* call(client.startTask.bind(client), { id })
+        assert.strictEqual(started.task?.status, TaskStatus.TASK_STATUS_IN_PROGRESS)
+        const completed = yield* call(client.completeTask.bind(client), { id })
+        assert.strictEqual(completed.task?.status, TaskStatus.TASK_STATUS_COMPLETED)
+        assert.isDefined(completed.task?.completed_at)
+        const again = yield* call(client.completeTask.bind(client), { id })
+        assert.deepStrictEqual(again.task, completed.task)
+        assert.strictEqual(yield* codeOf(call(client.startTask.bind(client), { id })), "FAILED_PRECONDITION")
+        assert.strictEqual(yield* codeOf(call(client.cancelTask.bind(client), { id })), "FAILED_PRECONDITION")
+        assert.strictEqual(yield* codeOf(call(client.cancelTask.bind(client), { id: UNKNOWN_ID })), "NOT_FOUND")
+        const events = (yield* outboxRows(id)).map((row) => row.event_type)
+        assert.deepStrictEqual(events, [
+          "workstream.task.created.v1",
+          "workstream.task.started.v1",
+          "workstream.task.completed.v1"
+        ])
+      })
+  )
+
+  it.effect(
+    "twenty concurrent CompleteTask calls on one task: all succeed, one COMPLETED task, exactly one event",
+    () =>
+      Effect.gen(function* () {
+        const { client } = yield* service
+        const { task } = yield* create("Race me")
+        const id = task?.id ?? ""
+        const results = yield* Effect.forEach(
+          Array.from({ length: 20 }),
+          () => call(client.completeTask.bind(client), { id }),
+          { concurrency: "unbounded" }
+        )
+        for (const result of results) assert.strictEqual(result.task?.version, 2)
+        const completedEvents = (yield* outboxRows(id)).filter((r) => r.event_type === "workstream.task.completed.v1")
+        assert.strictEqual(completedEvents.length, 1)
+      })
+  )
+
+  it.effect("an idempotency key replays the same task with no second event, and refuses a different request", () =>
+    Effect.gen(function* () {
+      const key = `key-${Date.now()}`
+      const first = yield* create("Once", { idempotency_key: key })
+      const replay = yield* create("Once", { idempotency_key: key })
+      assert.deepStrictEqual(replay.task, first.task)
+      assert.strictEqual((yield* outboxRows(first.task?.id ?? "")).length, 1)
+      assert.strictEqual(yield* codeOf(create("Something else", { idempotency_key: key })), "ALREADY_EXISTS")
+    })
+  )
+
+  it.effect("concurrent creates with one idempotency key make one task", () =>
+    Effect.gen(function* () {
+      const key = `race-${Date.now()}`
+      const results = yield* Effect.forEach(Array.from({ length: 8 }), () => create("Same", { idempotency_key: key }), {
+        concurrency: "unbounded"
+      })
+      const ids = new Set(results.map((r) => r.task?.id))
+      assert.strictEqual(ids.size, 1)
+    })
+  )
+
+  it.effect("ListTasks rejects a page_size over 100 and a token it did not issue", () =>
+    Effect.gen(function* () {
+      const { client } = yield* service
+      const list = client.listTasks.bind(client)
+      assert.strictEqual(
+        yield* codeOf(call(list, { status: TaskStatus.TASK_STATUS_UNSPECIFIED, page_size: 101, page_token: "" })),
+        "INVALID_ARGUMENT"
+      )
+      assert.strictEqual(
+        yield* codeOf(call(list, { status: TaskStatus.TASK_STATUS_UNSPECIFIED, page_size: 10, page_token: "bogus" })),
+        "INVALID_ARGUMENT"
+      )
+    })
+  )
+
+  it.effect("a call whose deadline passes gets DEADLINE_EXCEEDED", () =>
+    Effect.gen(function* () {
+      const { client } = yield* service
+      const code = yield* codeOf(
+        call(client.listTasks.bind(client), { status: 0, page_size: 100, page_token: "" }, { deadlineMs: 0 })
+      )
+      assert.strictEqual(code, "DEADLINE_EXCEEDED")
+    })
+  )
+})
+
+layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.nanos(1000n) }), {
+  timeout: "60 seconds",
+  excludeTestServices: true
+})("TasksService when Postgres does not answer in time", (it) => {
+  it.effect("is UNAVAILABLE, with no internal detail in the message", () =>
+    Effect.gen(function* () {
+      const { client } = yield* Effect.service(TasksUnderTest)
+      const error = yield* Effect.flip(call(client.getTask.bind(client), { id: UNKNOWN_ID }))
+      assert.strictEqual(error.code, 14)
+      assert.notInclude(error.details.toLowerCase(), "sql")
+    })
+  )
+})

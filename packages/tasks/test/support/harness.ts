@@ -1,0 +1,120 @@
+/**
+ * Runs a real tasks service for a test: its own Postgres database (created, then dropped),
+ * its own prefixed RabbitMQ topology (declared, then removed), free ports, and a gRPC client.
+ */
+import { randomBytes } from "node:crypto"
+import { createServer } from "node:net"
+import { PgClient } from "@effect/sql-pg"
+import * as grpc from "@grpc/grpc-js"
+import { Topology } from "@workstream/platform"
+import { TasksServiceClient } from "@workstream/proto"
+import amqp from "amqplib"
+import { Context, Duration, Effect, Layer, Redacted, type Scope } from "effect"
+import { SqlClient } from "effect/sql"
+import type { TasksSettings } from "../../src/TasksConfig.ts"
+import * as TasksServer from "../../src/TasksServer.ts"
+
+export const SERVER_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+export const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
+
+const unique = () => randomBytes(5).toString("hex")
+
+/** A free loopback port (the OS picks it; a tiny race with other processes is acceptable in tests). */
+export const freePort = Effect.callback<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** A fresh database on the local server for the scope's lifetime. */
+export const freshDatabase: Effect.Effect<string, unknown, Scope.Scope> = Effect.gen(function* () {
+  const name = `ws_test_${unique()}`
+  const admin = PgClient.layer({ url: Redacted.make(SERVER_URL) })
+  const run = (statement: string) =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe(statement)
+    }).pipe(Effect.provide(admin))
+  yield* Effect.acquireRelease(run(`CREATE DATABASE ${name}`), () =>
+    Effect.ignore(run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  )
+  const url = new URL(SERVER_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+})
+
+export const settingsFor = (databaseUrl: string, overrides: Partial<TasksSettings> = {}) =>
+  Effect.gen(function* () {
+    const settings: TasksSettings = {
+      databaseUrl: Redacted.make(databaseUrl),
+      amqpUrl: Redacted.make(AMQP_URL),
+      grpcPort: yield* freePort,
+      httpPort: yield* freePort,
+      logLevel: "Warn",
+      idempotencyTtl: Duration.hours(24),
+      databaseTimeout: Duration.seconds(5),
+      relayBatchSize: 100,
+      relayPollInterval: Duration.millis(200),
+      relayPublishTimeout: Duration.seconds(10),
+      outboxRetention: Duration.days(7)
+    }
+    return { ...settings, ...overrides }
+  })
+
+export interface RunningTasks {
+  readonly settings: TasksSettings
+  readonly client: TasksServiceClient
+  readonly connectionName: string
+}
+
+/** Starts a tasks service in this process for the scope's lifetime. */
+export const startTasks = (settings: TasksSettings, topology: Topology.Topology) =>
+  Effect.gen(function* () {
+    const connectionName = `ws-test-tasks-${unique()}`
+    yield* Layer.build(TasksServer.layer(settings, { topology, connectionName }))
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => new TasksServiceClient(`127.0.0.1:${settings.grpcPort}`, grpc.credentials.createInsecure())),
+      (c) => Effect.sync(() => c.close())
+    )
+    return { settings, client, connectionName } satisfies RunningTasks
+  })
+
+/** A topology with names of its own, removed from the broker when the scope closes. */
+export const freshTopology: Effect.Effect<Topology.Topology, unknown, Scope.Scope> = Effect.gen(function* () {
+  const topology = Topology.make({ prefix: `test.${unique()}.` })
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(async () => {
+      const connection = await amqp.connect(AMQP_URL)
+      try {
+        await Effect.runPromise(Effect.ignore(Topology.remove(await connection.createChannel(), topology)))
+      } finally {
+        await connection.close()
+      }
+    }).pipe(Effect.ignore)
+  )
+  return topology
+})
+
+/** One tasks service per test file, with everything it owns, for `layer(TasksUnderTest.layer)`. */
+export class TasksUnderTest extends Context.Service<
+  TasksUnderTest,
+  RunningTasks & { readonly topology: Topology.Topology; readonly databaseUrl: string }
+>()("test/TasksUnderTest") {
+  static readonly layerWith = (overrides: Partial<TasksSettings> = {}) =>
+    Layer.effect(
+      TasksUnderTest,
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        const running = yield* startTasks(yield* settingsFor(databaseUrl, overrides), topology)
+        return { ...running, topology, databaseUrl }
+      })
+    )
+  static readonly layer = TasksUnderTest.layerWith()
+}
+
+/** A SqlClient on the service's own database, for asserting what it stored. */
+export const databaseOf = (databaseUrl: string) => PgClient.layer({ url: Redacted.make(databaseUrl) })
