@@ -72,10 +72,11 @@ export class OutboxStore extends Context.Service<
       })
 
       const nextBatch = Effect.fn("OutboxStore.nextBatch")(function* (limit: number) {
+        // `outbox.seq`, not `seq`: the bare name would sort by the text alias below ("104" < "95").
         const rows = yield* sql`
           SELECT seq::text AS seq, event_id::text AS event_id, event_type, task_id::text AS task_id, body,
                  traceparent, tracestate
-          FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ${limit}`
+          FROM outbox WHERE published_at IS NULL ORDER BY outbox.seq LIMIT ${limit}`
         return yield* Effect.orDie(decodeRows(rows))
       })
 

@@ -1,0 +1,123 @@
+import { execFileSync } from "node:child_process"
+import { assert, describe, it } from "@effect/vitest"
+import { decodeEvent, type TaskEventEnvelope } from "@workstream/domain"
+import type { TasksServiceClient } from "@workstream/proto"
+import { Duration, Effect, Fiber, Result, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { call, takeMessages } from "../support/clients.ts"
+import { databaseOf, freshDatabase, freshTopology, settingsFor, startTasks } from "../support/harness.ts"
+
+/** Closes only this test's own broker connection, found by its connection_name. */
+const closeConnection = (connectionName: string) =>
+  Effect.sync(() => {
+    const listing = execFileSync("rabbitmqctl", ["-q", "list_connections", "pid", "client_properties"], {
+      encoding: "utf8"
+    })
+    const line = listing.split("\n").find((l) => l.includes(connectionName))
+    const pid = line?.split("\t")[0]
+    if (pid === undefined || pid === "") throw new Error(`no broker connection named ${connectionName}`)
+    execFileSync("rabbitmqctl", ["-q", "close_connection", pid, "test: cut the relay off"])
+  })
+
+const committedEvents = (databaseUrl: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    return yield* sql<{ event_id: string; task_id: string; unpublished: boolean }>`
+      SELECT event_id::text AS event_id, task_id::text AS task_id, published_at IS NULL AS unpublished
+      FROM outbox ORDER BY seq`
+  }).pipe(Effect.provide(databaseOf(databaseUrl)))
+
+/** Waits until the relay has published every committed row. */
+const allPublished = (databaseUrl: string) =>
+  committedEvents(databaseUrl).pipe(
+    Effect.filterOrFail((rows) => rows.every((r) => !r.unpublished)),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: "30 seconds" })))
+  )
+
+/** Every committed event reached the queue, and each task's events arrived in commit order. */
+const assertDelivered = (
+  committed: ReadonlyArray<{ event_id: string; task_id: string }>,
+  bodies: ReadonlyArray<string>
+) => {
+  const received = bodies.map((body) => Result.getOrThrow(decodeEvent(body)))
+  const seen = new Set<string>(received.map((e) => e.event_id))
+  const missing = committed.filter((row) => !seen.has(row.event_id))
+  assert.deepStrictEqual(missing, [], "every committed event is published")
+  // Re-publishing an event whose confirm never came is allowed; its first copy keeps the order.
+  const firstCopies = new Map<string, TaskEventEnvelope>()
+  for (const event of received) if (!firstCopies.has(event.event_id)) firstCopies.set(event.event_id, event)
+  const byTask = new Map<string, Array<number>>()
+  for (const event of firstCopies.values()) {
+    byTask.set(event.payload.id, [...(byTask.get(event.payload.id) ?? []), event.payload.version])
+  }
+  for (const [task, versions] of byTask) {
+    assert.deepStrictEqual(
+      versions,
+      [...versions].sort((a, b) => a - b),
+      `events of ${task} in commit order`
+    )
+  }
+}
+
+const lifecycle = (client: TasksServiceClient, n: number) =>
+  Effect.forEach(
+    Array.from({ length: n }, (_, i) => i),
+    (i) =>
+      Effect.gen(function* () {
+        const { task } = yield* call(client.createTask.bind(client), {
+          title: `Task ${i}`,
+          priority: 0,
+          idempotency_key: ""
+        })
+        const id = task?.id ?? ""
+        yield* call(client.startTask.bind(client), { id })
+        yield* call(client.completeTask.bind(client), { id })
+      }),
+    { concurrency: 8 }
+  )
+
+describe("outbox relay", () => {
+  it.live(
+    "loses no event when its broker connection is cut mid-stream: everything committed is published afterwards, in order",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        const tasks = yield* startTasks(yield* settingsFor(databaseUrl), topology)
+        const writing = yield* Effect.forkChild(lifecycle(tasks.client, 60))
+        yield* Effect.sleep(Duration.millis(150))
+        yield* closeConnection(tasks.connectionName)
+        yield* Effect.sleep(Duration.millis(300))
+        yield* Effect.ignore(closeConnection(tasks.connectionName))
+        yield* Fiber.join(writing)
+        const committed = yield* allPublished(databaseUrl)
+        assert.strictEqual(committed.length, 180)
+        const messages = yield* takeMessages(topology.queue.name, committed.length, 20_000)
+        assertDelivered(
+          committed,
+          messages.map((m) => m.body)
+        )
+      }),
+    60_000
+  )
+
+  it.live(
+    "two relays on one database: one leads at a time, every event is published, each task's in order",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        const first = yield* startTasks(yield* settingsFor(databaseUrl), topology)
+        const second = yield* startTasks(yield* settingsFor(databaseUrl), topology)
+        yield* Effect.all([lifecycle(first.client, 25), lifecycle(second.client, 25)], { concurrency: 2 })
+        const committed = yield* allPublished(databaseUrl)
+        assert.strictEqual(committed.length, 150)
+        const messages = yield* takeMessages(topology.queue.name, committed.length, 20_000)
+        assertDelivered(
+          committed,
+          messages.map((m) => m.body)
+        )
+      }),
+    60_000
+  )
+})
