@@ -16,6 +16,10 @@ import { TasksConfig } from "../TasksConfig.ts"
 const published = Metric.counter("outbox_events_published_total", {
   description: "outbox events confirmed by the broker"
 })
+const pending = Metric.gauge("outbox_pending_rows", { description: "committed events not yet confirmed by the broker" })
+const oldestAge = Metric.gauge("outbox_oldest_pending_age_seconds", {
+  description: "age of the oldest unpublished outbox row (0 when none)"
+})
 
 // Broker or database trouble: back off with jitter, never give up while the service runs.
 const onTrouble = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("10 seconds")]).pipe(
@@ -98,6 +102,15 @@ export const layer = Layer.effectDiscard(
       }).pipe(Effect.scoped, Effect.retry(onTrouble))
     )
     yield* Effect.forkScoped(relay(wake))
+
+    // Every replica reports the backlog, leader or not, so a dashboard sees it whichever is scraped.
+    yield* Effect.forkScoped(
+      Effect.gen(function* () {
+        const stats = yield* outbox.stats
+        yield* Metric.update(pending, stats.pending)
+        yield* Metric.update(oldestAge, (stats.oldestPendingAgeMs ?? 0) / 1000)
+      }).pipe(Effect.ignoreCause({ log: "Debug" }), Effect.repeat(Schedule.spaced("5 seconds")))
+    )
 
     // Housekeeping: published rows are pruned after the retention period.
     yield* Effect.forkScoped(
