@@ -1,6 +1,5 @@
 /** The tasks service process: read the environment, run the service until SIGTERM. */
-import { NodeRuntime } from "@effect/platform-node"
-import { Logging } from "@workstream/platform"
+import { Logging, ServiceMain } from "@workstream/platform"
 import { Effect, Layer } from "effect"
 import { TasksConfig } from "./TasksConfig.ts"
 import * as TasksServer from "./TasksServer.ts"
@@ -12,4 +11,4 @@ const program = Effect.gen(function* () {
   )
 })
 
-program.pipe(Effect.provide(Logging.layer({ service: "tasks", level: "Info" })), NodeRuntime.runMain)
+ServiceMain.run(program.pipe(Effect.provide(Logging.layer({ service: "tasks", level: "Info" }))))

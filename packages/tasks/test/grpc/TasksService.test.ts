@@ -194,3 +194,22 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.nanos(1000n) }), {
     })
   )
 })
+
+layer(TasksUnderTest.layerWith({ idempotencyTtl: Duration.seconds(1) }), {
+  timeout: "60 seconds",
+  excludeTestServices: true
+})("TasksService idempotency keys", (it) => {
+  it.effect("expire after their time to live: the key then belongs to the next request", () =>
+    Effect.gen(function* () {
+      const { client } = yield* Effect.service(TasksUnderTest)
+      const create = (title: string) =>
+        call(client.createTask.bind(client), { title, priority: 0, idempotency_key: "expiring" })
+      const first = yield* create("Before")
+      assert.strictEqual(yield* codeOf(create("Different")), "ALREADY_EXISTS")
+      yield* Effect.sleep("1200 millis")
+      const later = yield* create("Different")
+      assert.notStrictEqual(later.task?.id, first.task?.id)
+      assert.strictEqual(later.task?.title, "Different")
+    })
+  )
+})

@@ -1,0 +1,64 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import { AMQP_URL, freePort, freshDatabase } from "../support/harness.ts"
+
+const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
+
+interface Exited {
+  readonly code: number | null
+  readonly output: string
+}
+
+/** Runs `node src/main.ts` (what `pnpm --filter @workstream/tasks start` runs) with exactly this environment. */
+const spawnService = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? "", ...env } })
+      let output = ""
+      child.stdout.on("data", (chunk) => {
+        output += chunk
+      })
+      child.stderr.on("data", (chunk) => {
+        output += chunk
+      })
+      const exited = new Promise<Exited>((resolve) => child.on("exit", (code) => resolve({ code, output })))
+      return { child, exited, output: () => output }
+    }),
+    ({ child }) => Effect.sync(() => (child as ChildProcess).kill("SIGKILL"))
+  )
+
+describe("the tasks process", () => {
+  it.live("exits non-zero at once, naming every missing variable, when its configuration is incomplete", () =>
+    Effect.gen(function* () {
+      const service = yield* spawnService({ GRPC_PORT: "not-a-port" })
+      const { code, output } = yield* Effect.promise(() => service.exited)
+      assert.notStrictEqual(code, 0)
+      for (const name of ["DATABASE_URL: missing", "AMQP_URL: missing", "GRPC_PORT"]) assert.include(output, name)
+    })
+  )
+
+  it.live(
+    "becomes ready, then on SIGTERM drains and exits 0",
+    () =>
+      Effect.gen(function* () {
+        const httpPort = yield* freePort
+        const service = yield* spawnService({
+          DATABASE_URL: yield* freshDatabase,
+          AMQP_URL,
+          GRPC_PORT: String(yield* freePort),
+          HTTP_PORT: String(httpPort)
+        })
+        yield* Effect.tryPromise(() => fetch(`http://127.0.0.1:${httpPort}/readyz`)).pipe(
+          Effect.filterOrFail((response) => response.status === 200),
+          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo({ duration: "20 seconds" })))
+        )
+        assert.include(service.output(), '"service":"tasks"')
+        service.child.kill("SIGTERM")
+        const { code } = yield* Effect.promise(() => service.exited).pipe(Effect.timeout("15 seconds"))
+        assert.strictEqual(code, 0)
+      }),
+    40_000
+  )
+})
