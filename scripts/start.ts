@@ -4,8 +4,8 @@
  */
 console.error(
   [
-    "Workstream cannot start yet: the gateway, tasks and notifications services are still to be built.",
-    "What exists today is the domain model and the gRPC contract; run `pnpm test` to exercise them.",
+    "Workstream cannot start as a whole yet: the gateway and the notifications service are still to be built.",
+    "The tasks service runs on its own: see README.md, section 'The tasks service'.",
     "See README.md, section Status."
   ].join("\n")
 )
