@@ -1,7 +1,7 @@
 /** The tasks service's settings, read once at start from the environment (README: Configuration). */
 
 import { ServiceConfig } from "@workstream/platform"
-import { Config, Context, type Effect } from "effect"
+import { Config, Context, Duration, type Effect } from "effect"
 
 const settings = {
   databaseUrl: Config.Redacted("DATABASE_URL"),
@@ -10,13 +10,13 @@ const settings = {
   httpPort: ServiceConfig.port("HTTP_PORT", 8081),
   logLevel: ServiceConfig.logLevel,
   /** How long an idempotency key protects a create (DESIGN: 24 h). */
-  idempotencyTtl: Config.Duration("IDEMPOTENCY_TTL").pipe(Config.withDefault("24 hours")),
+  idempotencyTtl: Config.Duration("IDEMPOTENCY_TTL").pipe(Config.withDefault(Duration.hours(24))),
   /** Upper bound for one database round of a request, so a stuck Postgres gives UNAVAILABLE. */
-  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault("5 seconds")),
+  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   relayBatchSize: Config.Int("RELAY_BATCH_SIZE").pipe(Config.withDefault(100)),
-  relayPollInterval: Config.Duration("RELAY_POLL_INTERVAL").pipe(Config.withDefault("1 second")),
-  relayPublishTimeout: Config.Duration("RELAY_PUBLISH_TIMEOUT").pipe(Config.withDefault("10 seconds")),
-  outboxRetention: Config.Duration("OUTBOX_RETENTION").pipe(Config.withDefault("7 days"))
+  relayPollInterval: Config.Duration("RELAY_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
+  relayPublishTimeout: Config.Duration("RELAY_PUBLISH_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
+  outboxRetention: Config.Duration("OUTBOX_RETENTION").pipe(Config.withDefault(Duration.days(7)))
 }
 
 export type TasksSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>

@@ -4,7 +4,6 @@
  */
 import {
   type NewTaskFields,
-  type Task,
   TaskId,
   type TaskPriority,
   type TaskStatus,
@@ -12,40 +11,11 @@ import {
   validationErrorFrom
 } from "@workstream/domain"
 import * as Proto from "@workstream/proto"
+import { DomainMapping } from "@workstream/proto"
 import { DateTime, Result, Schema } from "effect"
 
-const STATUS_TO_PROTO: Record<TaskStatus, Proto.TaskStatus> = {
-  PENDING: Proto.TaskStatus.TASK_STATUS_PENDING,
-  IN_PROGRESS: Proto.TaskStatus.TASK_STATUS_IN_PROGRESS,
-  COMPLETED: Proto.TaskStatus.TASK_STATUS_COMPLETED,
-  CANCELLED: Proto.TaskStatus.TASK_STATUS_CANCELLED
-}
-const PRIORITY_TO_PROTO: Record<TaskPriority, Proto.TaskPriority> = {
-  LOW: Proto.TaskPriority.TASK_PRIORITY_LOW,
-  MEDIUM: Proto.TaskPriority.TASK_PRIORITY_MEDIUM,
-  HIGH: Proto.TaskPriority.TASK_PRIORITY_HIGH,
-  URGENT: Proto.TaskPriority.TASK_PRIORITY_URGENT
-}
-const invert = <K extends string, V extends number>(table: Record<K, V>): ReadonlyMap<number, K> =>
-  new Map(Object.entries(table).map(([k, v]) => [v as number, k as K]))
-const STATUS_FROM_PROTO = invert(STATUS_TO_PROTO)
-const PRIORITY_FROM_PROTO = invert(PRIORITY_TO_PROTO)
-
-const toDate = (at: DateTime.Utc): Date => DateTime.toDateUtc(at)
-
-export const toProtoTask = (task: Task): Proto.Task => ({
-  id: task.id,
-  title: task.title,
-  description: task.description,
-  status: STATUS_TO_PROTO[task.status],
-  priority: PRIORITY_TO_PROTO[task.priority],
-  assignee: task.assignee,
-  due_at: task.due_at === undefined ? undefined : toDate(task.due_at),
-  created_at: toDate(task.created_at),
-  updated_at: toDate(task.updated_at),
-  completed_at: task.completed_at === undefined ? undefined : toDate(task.completed_at),
-  version: task.version
-})
+const { PRIORITY_FROM_PROTO, STATUS_FROM_PROTO } = DomainMapping
+export const { toProtoTask } = DomainMapping
 
 const problem = (path: string, message: string) => new ValidationError({ problems: [{ path, message }] })
 

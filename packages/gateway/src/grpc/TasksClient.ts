@@ -1,0 +1,134 @@
+/**
+ * The gateway's client of the tasks service: one gRPC channel for the process, a deadline on
+ * every call, retries of UNAVAILABLE only (jittered, bounded in count and time; CreateTask only
+ * with an idempotency key), and a circuit breaker so an outage fails fast with 503.
+ */
+import * as grpc from "@grpc/grpc-js"
+import * as Proto from "@workstream/proto"
+import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import * as CircuitBreaker from "./CircuitBreaker.ts"
+
+/** A call that ended with a gRPC status other than OK. */
+export class UpstreamFailure extends Schema.TaggedError<UpstreamFailure>()("UpstreamFailure", {
+  code: Schema.Number,
+  details: Schema.String
+}) {}
+
+export type CallError = UpstreamFailure | CircuitBreaker.CircuitOpen
+
+export interface CallContext {
+  readonly requestId: string
+  readonly traceparent?: string | undefined
+  readonly tracestate?: string | undefined
+}
+
+export interface Options {
+  readonly target: string
+  readonly deadline: Duration.Duration
+  readonly retries: number
+  readonly breakerThreshold: number
+  readonly breakerCooldown: Duration.Duration
+}
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (error: grpc.ServiceError | null, response: Res) => void
+) => grpc.ClientUnaryCall
+
+const isOutage = (error: UpstreamFailure) =>
+  error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED
+
+export class TasksClient extends Context.Service<
+  TasksClient,
+  {
+    readonly createTask: (
+      request: Proto.CreateTaskRequest,
+      ctx: CallContext
+    ) => Effect.Effect<Proto.CreateTaskResponse, CallError>
+    readonly getTask: (
+      request: Proto.GetTaskRequest,
+      ctx: CallContext
+    ) => Effect.Effect<Proto.GetTaskResponse, CallError>
+    readonly listTasks: (
+      request: Proto.ListTasksRequest,
+      ctx: CallContext
+    ) => Effect.Effect<Proto.ListTasksResponse, CallError>
+    readonly startTask: (
+      request: Proto.StartTaskRequest,
+      ctx: CallContext
+    ) => Effect.Effect<Proto.StartTaskResponse, CallError>
+    readonly completeTask: (
+      request: Proto.CompleteTaskRequest,
+      ctx: CallContext
+    ) => Effect.Effect<Proto.CompleteTaskResponse, CallError>
+    readonly cancelTask: (
+      request: Proto.CancelTaskRequest,
+      ctx: CallContext
+    ) => Effect.Effect<Proto.CancelTaskResponse, CallError>
+    /** The underlying channel's client, for the health check. */
+    readonly channel: grpc.Client
+  }
+>()("@workstream/gateway/TasksClient") {
+  static readonly layer = (options: Options) =>
+    Layer.effect(
+      TasksClient,
+      Effect.gen(function* () {
+        const client = yield* Effect.acquireRelease(
+          Effect.sync(() => new Proto.TasksServiceClient(options.target, grpc.credentials.createInsecure())),
+          (c) => Effect.sync(() => c.close())
+        )
+        const breaker = yield* CircuitBreaker.make({
+          threshold: options.breakerThreshold,
+          cooldown: options.breakerCooldown
+        })
+        // Retry quickly: the whole call, retries included, stays within one deadline anyway.
+        const retry = Schedule.exponential("25 millis").pipe(
+          Schedule.jittered,
+          Schedule.upTo({ times: options.retries })
+        )
+
+        const attempt = <Req, Res>(method: Unary<Req, Res>, request: Req, ctx: CallContext, deadline: number) =>
+          Effect.callback<Res, UpstreamFailure>((resume) => {
+            const metadata = new grpc.Metadata()
+            metadata.set("x-request-id", ctx.requestId)
+            if (ctx.traceparent !== undefined) metadata.set("traceparent", ctx.traceparent)
+            if (ctx.tracestate !== undefined) metadata.set("tracestate", ctx.tracestate)
+            const call = method.call(client, request, metadata, { deadline }, (error, response) =>
+              resume(
+                error
+                  ? Effect.fail(new UpstreamFailure({ code: error.code, details: error.details }))
+                  : Effect.succeed(response)
+              )
+            )
+            // An abandoned request (client gone, gateway shutting down) cancels the call upstream.
+            return Effect.sync(() => call.cancel())
+          })
+
+        const unary =
+          <Req, Res>(name: string, method: Unary<Req, Res>, retryable: (request: Req) => boolean) =>
+          (request: Req, ctx: CallContext) =>
+            Effect.gen(function* () {
+              const deadline = Date.now() + Duration.toMillis(options.deadline)
+              const once = attempt(method, request, ctx, deadline)
+              const withRetries = retryable(request)
+                ? once.pipe(Effect.retry({ schedule: retry, while: (e) => e.code === grpc.status.UNAVAILABLE }))
+                : once
+              return yield* breaker.protect(withRetries, isOutage)
+            }).pipe(Effect.withSpan(`workstream.tasks.v1.TasksService/${name}`, { kind: "client" }))
+
+        const always = () => true
+        return TasksClient.of({
+          // A create is only safe to repeat when an idempotency key makes the repeat a replay.
+          createTask: unary("CreateTask", client.createTask, (r) => r.idempotency_key !== ""),
+          getTask: unary("GetTask", client.getTask, always),
+          listTasks: unary("ListTasks", client.listTasks, always),
+          startTask: unary("StartTask", client.startTask, always),
+          completeTask: unary("CompleteTask", client.completeTask, always),
+          cancelTask: unary("CancelTask", client.cancelTask, always),
+          channel: client
+        })
+      })
+    )
+}
