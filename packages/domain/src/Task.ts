@@ -25,15 +25,26 @@ export const TITLE_MAX = 200
 export const DESCRIPTION_MAX = 10_000
 export const ASSIGNEE_MAX = 200
 
+/**
+ * Text a database can store as given: well-formed Unicode (no lone surrogates, which would be
+ * silently replaced) and no NUL (Postgres text cannot hold it).
+ */
+const storableText = Schema.makeFilter<string>((s) =>
+  s.isWellFormed() && !s.includes("\u0000") ? undefined : "must be valid Unicode text without NUL characters"
+)
+
 // Limits count code points (what a person and Postgres call characters), not UTF-16 units.
 export const Title = Schema.Trim.check(
+  storableText,
   Schema.isMinLength(1, { message: "must not be empty or only whitespace" }),
   Schema.isMaxCodePoints(TITLE_MAX, { message: `must be at most ${TITLE_MAX} characters` })
 )
 export const Description = Schema.String.check(
+  storableText,
   Schema.isMaxCodePoints(DESCRIPTION_MAX, { message: `must be at most ${DESCRIPTION_MAX} characters` })
 )
 export const Assignee = Schema.Trim.check(
+  storableText,
   Schema.isMinLength(1, { message: "must not be empty or only whitespace" }),
   Schema.isMaxCodePoints(ASSIGNEE_MAX, { message: `must be at most ${ASSIGNEE_MAX} characters` })
 )

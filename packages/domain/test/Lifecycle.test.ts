@@ -137,3 +137,19 @@ describe("Lifecycle.decide", () => {
     if (Result.isFailure(result)) assert.strictEqual(result.failure.message, `cannot start task ${id}: it is CANCELLED`)
   })
 })
+
+describe("text fields", () => {
+  const id = Schema.decodeSync(TaskId)("01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90")
+  const now = DateTime.makeUnsafe("2026-11-22T10:00:00.000Z")
+  it("refuse NUL characters and lone surrogates, which a database would reject or silently alter", () => {
+    for (const fields of [
+      { title: "a\u0000b" },
+      { title: "x\ud800y" },
+      { title: "ok", description: "\u0000" },
+      { title: "ok", assignee: "\udfff" }
+    ]) {
+      const result = Lifecycle.decide(Option.none(), TaskCommand.CreateTask({ task_id: id, fields }), now)
+      assert.isTrue(Result.isFailure(result), JSON.stringify(fields))
+    }
+  })
+})

@@ -1,0 +1,68 @@
+import { assert, describe, it } from "@effect/vitest"
+import { freePort, freshDatabase, freshTopology, settingsFor, startTasks } from "@workstream/tasks/testing"
+import { Duration, Effect, Schedule } from "effect"
+import { gatewaySettings, postJson, request, startGateway } from "./support/gateway.ts"
+
+const PROBLEM = "application/problem+json"
+
+describe("the gateway when the tasks service is down", () => {
+  it.live(
+    "answers 503 problem+json fast, fails fast while the circuit is open, and recovers by itself when tasks is back",
+    () =>
+      Effect.gen(function* () {
+        const grpcPort = yield* freePort
+        const url = yield* startGateway(
+          yield* gatewaySettings(`127.0.0.1:${grpcPort}`, {
+            breakerThreshold: 3,
+            breakerCooldown: Duration.millis(500),
+            tasksDeadline: Duration.seconds(2)
+          })
+        )
+        const list = request(`${url}/api/v1/tasks`)
+
+        // Nothing listens: every call is UNAVAILABLE, retried a little, then 503.
+        for (let i = 0; i < 3; i++) {
+          const reply = yield* list
+          assert.strictEqual(reply.status, 503)
+          assert.strictEqual(reply.headers.get("content-type"), PROBLEM)
+        }
+        // The circuit is open now: no connection attempt, an immediate 503.
+        const started = Date.now()
+        const fast = yield* list
+        const elapsed = Date.now() - started
+        assert.strictEqual(fast.status, 503)
+        assert.isBelow(elapsed, 250, `an open circuit answers at once (took ${elapsed} ms)`)
+        assert.strictEqual((yield* request(`${url}/readyz`)).status, 503)
+
+        // Tasks comes up on the port the gateway was given: requests succeed again, no restart.
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        yield* startTasks({ ...(yield* settingsFor(databaseUrl)), grpcPort }, topology)
+        const recovered = yield* list.pipe(
+          Effect.filterOrFail((reply) => reply.status === 200),
+          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo({ duration: "15 seconds" })))
+        )
+        assert.strictEqual(recovered.status, 200)
+        const created = yield* postJson(`${url}/api/v1/tasks`, { title: "After the outage" })
+        assert.strictEqual(created.status, 201)
+      }),
+    40_000
+  )
+
+  it.live(
+    "answers 504 problem+json when the tasks service does not answer within the deadline",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        const tasks = yield* startTasks(yield* settingsFor(databaseUrl), topology)
+        const url = yield* startGateway(
+          yield* gatewaySettings(`127.0.0.1:${tasks.settings.grpcPort}`, { tasksDeadline: Duration.millis(1) })
+        )
+        const reply = yield* request(`${url}/api/v1/tasks`)
+        assert.strictEqual(reply.status, 504)
+        assert.strictEqual(reply.headers.get("content-type"), PROBLEM)
+      }),
+    30_000
+  )
+})
