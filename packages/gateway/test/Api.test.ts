@@ -1,5 +1,7 @@
 import { assert, layer } from "@effect/vitest"
+import { databaseOf } from "@workstream/tasks/testing"
 import { Effect } from "effect"
+import { SqlClient } from "effect/sql"
 import { GatewayUnderTest, postJson, type Reply, request } from "./support/gateway.ts"
 import * as System from "./support/system.ts"
 
@@ -209,6 +211,37 @@ layer(System.layerWith(), { timeout: "60 seconds", excludeTestServices: true })(
       const ready = yield* request(`${url}/readyz`)
       assert.strictEqual(ready.status, 200)
       assert.deepStrictEqual(ready.json, { status: "ready", dependencies: { tasks: { status: "up" } } })
+    })
+  )
+
+  it.effect("traceparent reaches the tasks service: the outbox row and the event's trace_id carry it", () =>
+    Effect.gen(function* () {
+      const { databaseUrl } = yield* Effect.service(GatewayUnderTest)
+      const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+      const { id } = asTask((yield* create({ title: "Traced" }, { traceparent })).json)
+      const rows = yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{
+          traceparent: string
+          body: string
+        }>`SELECT traceparent, body FROM outbox WHERE task_id = ${id}`
+      }).pipe(Effect.provide(databaseOf(databaseUrl)))
+      assert.strictEqual(rows[0]?.traceparent, traceparent)
+      assert.include(rows[0]?.body ?? "", '"trace_id":"0af7651916cd43dd8448eb211c80319c"')
+    })
+  )
+
+  it.effect("/metrics counts requests by route template, method and status", () =>
+    Effect.gen(function* () {
+      const { url } = yield* Effect.service(GatewayUnderTest)
+      yield* request(`${url}/api/v1/tasks/${UNKNOWN_ID}`)
+      const metrics = yield* request(`${url}/metrics`)
+      assert.match(
+        metrics.text,
+        /http_server_requests_total\{[^}]*route="\/api\/v1\/tasks\/:id"[^}]*status="404"[^}]*\} [1-9]/
+      )
+      assert.include(metrics.text, "http_server_duration_seconds")
+      assert.notInclude(metrics.text, UNKNOWN_ID)
     })
   )
 })

@@ -1,38 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import { AMQP_URL, freePort, freshDatabase } from "../support/harness.ts"
+import { AMQP_URL, freePort, freshDatabase, spawnService } from "../support/harness.ts"
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
-
-interface Exited {
-  readonly code: number | null
-  readonly output: string
-}
-
-/** Runs `node src/main.ts` (what `pnpm --filter @workstream/tasks start` runs) with exactly this environment. */
-const spawnService = (env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? "", ...env } })
-      let output = ""
-      child.stdout.on("data", (chunk) => {
-        output += chunk
-      })
-      child.stderr.on("data", (chunk) => {
-        output += chunk
-      })
-      const exited = new Promise<Exited>((resolve) => child.on("exit", (code) => resolve({ code, output })))
-      return { child, exited, output: () => output }
-    }),
-    ({ child }) => Effect.sync(() => (child as ChildProcess).kill("SIGKILL"))
-  )
 
 describe("the tasks process", () => {
   it.live("exits non-zero at once, naming every missing variable, when its configuration is incomplete", () =>
     Effect.gen(function* () {
-      const service = yield* spawnService({ GRPC_PORT: "not-a-port" })
+      const service = yield* spawnService(MAIN, { GRPC_PORT: "not-a-port" })
       const { code, output } = yield* Effect.promise(() => service.exited)
       assert.notStrictEqual(code, 0)
       for (const name of ["DATABASE_URL: missing", "AMQP_URL: missing", "GRPC_PORT"]) assert.include(output, name)
@@ -44,7 +20,7 @@ describe("the tasks process", () => {
     () =>
       Effect.gen(function* () {
         const httpPort = yield* freePort
-        const service = yield* spawnService({
+        const service = yield* spawnService(MAIN, {
           DATABASE_URL: yield* freshDatabase,
           AMQP_URL,
           GRPC_PORT: String(yield* freePort),

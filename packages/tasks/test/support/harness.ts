@@ -2,6 +2,7 @@
  * Runs a real tasks service for a test: its own Postgres database (created, then dropped),
  * its own prefixed RabbitMQ topology (declared, then removed), free ports, and a gRPC client.
  */
+import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { createServer } from "node:net"
 import { PgClient } from "@effect/sql-pg"
@@ -118,3 +119,26 @@ export class TasksUnderTest extends Context.Service<
 
 /** A SqlClient on the service's own database, for asserting what it stored. */
 export const databaseOf = (databaseUrl: string) => PgClient.layer({ url: Redacted.make(databaseUrl) })
+
+interface Exited {
+  readonly code: number | null
+  readonly output: string
+}
+
+/** Runs a service's `main.ts` as `pnpm --filter <service> start` does, with exactly this environment. */
+export const spawnService = (main: string, env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? "", ...env } })
+      let output = ""
+      child.stdout.on("data", (chunk) => {
+        output += chunk
+      })
+      child.stderr.on("data", (chunk) => {
+        output += chunk
+      })
+      const exited = new Promise<Exited>((resolve) => child.on("exit", (code) => resolve({ code, output })))
+      return { child, exited, output: () => output }
+    }),
+    ({ child }) => Effect.sync(() => (child as ChildProcess).kill("SIGKILL"))
+  )
