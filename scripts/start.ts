@@ -4,8 +4,8 @@
  */
 console.error(
   [
-    "Workstream cannot start as a whole yet: the gateway and the notifications service are still to be built.",
-    "The tasks service runs on its own: see README.md, section 'The tasks service'.",
+    "Workstream cannot start as a whole yet: the notifications service and the embedded mode are still to be built.",
+    "The tasks service and the gateway run on their own: see README.md, sections 'The tasks service' and 'The gateway'.",
     "See README.md, section Status."
   ].join("\n")
 )
