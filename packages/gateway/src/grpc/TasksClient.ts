@@ -4,6 +4,7 @@
  * with an idempotency key), and a circuit breaker so an outage fails fast with 503.
  */
 import * as grpc from "@grpc/grpc-js"
+import type { UnaryMethod } from "@workstream/proto"
 import * as Proto from "@workstream/proto"
 import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.ts"
@@ -29,13 +30,6 @@ export interface Options {
   readonly breakerThreshold: number
   readonly breakerCooldown: Duration.Duration
 }
-
-type Unary<Req, Res> = (
-  request: Req,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  callback: (error: grpc.ServiceError | null, response: Res) => void
-) => grpc.ClientUnaryCall
 
 const isOutage = (error: UpstreamFailure) =>
   error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED
@@ -89,7 +83,7 @@ export class TasksClient extends Context.Service<
           Schedule.upTo({ times: options.retries })
         )
 
-        const attempt = <Req, Res>(method: Unary<Req, Res>, request: Req, ctx: CallContext, deadline: number) =>
+        const attempt = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, ctx: CallContext, deadline: number) =>
           Effect.callback<Res, UpstreamFailure>((resume) => {
             const metadata = new grpc.Metadata()
             metadata.set("x-request-id", ctx.requestId)
@@ -107,7 +101,7 @@ export class TasksClient extends Context.Service<
           })
 
         const unary =
-          <Req, Res>(name: string, method: Unary<Req, Res>, retryable: (request: Req) => boolean) =>
+          <Req, Res>(name: string, method: UnaryMethod<Req, Res>, retryable: (request: Req) => boolean) =>
           (request: Req, ctx: CallContext) =>
             Effect.gen(function* () {
               const deadline = Date.now() + Duration.toMillis(options.deadline)

@@ -1,19 +1,13 @@
 /** Test-side clients: gRPC calls as Effects, and reading what reached a RabbitMQ queue. */
 import * as grpc from "@grpc/grpc-js"
+import type { UnaryMethod } from "@workstream/proto"
 import amqp, { type GetMessage } from "amqplib"
 import { Effect } from "effect"
 import { AMQP_URL } from "./harness.ts"
 
-type Unary<Req, Res> = (
-  request: Req,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  callback: (error: grpc.ServiceError | null, response: Res) => void
-) => grpc.ClientUnaryCall
-
 /** One unary call; fails with the gRPC ServiceError (code + details). */
 export const call = <Req, Res>(
-  method: Unary<Req, Res>,
+  method: UnaryMethod<Req, Res>,
   request: Req,
   options: { readonly deadlineMs?: number; readonly metadata?: Record<string, string> } = {}
 ): Effect.Effect<Res, grpc.ServiceError> =>
