@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { Health } from "../src/index.ts"
+
+class BrokerDown extends Schema.TaggedError<BrokerDown>()("BrokerDown", { detail: Schema.String }) {}
 
 describe("Health.Readiness", () => {
   it.effect("is ready only when every dependency answers, and names each one with its figures", () =>
@@ -11,7 +13,7 @@ describe("Health.Readiness", () => {
         status: "ready",
         dependencies: { postgres: { status: "up", outbox_pending: 3 } }
       })
-      yield* readiness.register("rabbitmq", Effect.fail(new Error("ECONNREFUSED 10.0.0.7:5672")))
+      yield* readiness.register("rabbitmq", Effect.fail(new BrokerDown({ detail: "ECONNREFUSED 10.0.0.7:5672" })))
       const report = yield* readiness.report
       assert.strictEqual(report.status, "not_ready")
       // Internal detail (addresses, driver messages) never reaches the body.

@@ -87,14 +87,16 @@ export const startTasks = (settings: TasksSettings, topology: Topology.Topology)
 export const freshTopology: Effect.Effect<Topology.Topology, unknown, Scope.Scope> = Effect.gen(function* () {
   const topology = Topology.make({ prefix: `test.${unique()}.` })
   yield* Effect.addFinalizer(() =>
-    Effect.promise(async () => {
-      const connection = await amqp.connect(AMQP_URL)
-      try {
-        await Effect.runPromise(Effect.ignore(Topology.remove(await connection.createChannel(), topology)))
-      } finally {
-        await connection.close()
-      }
-    }).pipe(Effect.ignore)
+    Effect.scoped(
+      Effect.gen(function* () {
+        const connection = yield* Effect.acquireRelease(
+          Effect.tryPromise(() => amqp.connect(AMQP_URL)),
+          (c) => Effect.promise(() => c.close())
+        )
+        const channel = yield* Effect.tryPromise(() => connection.createChannel())
+        yield* Topology.remove(channel, topology)
+      })
+    ).pipe(Effect.ignore)
   )
   return topology
 })
