@@ -15,4 +15,13 @@ describe("Ids.uuidv7", () => {
       assert.isTrue(first < second, "ids sort in creation order")
     })
   )
+
+  it.effect("ids made in the same millisecond still sort in the order they were made", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(Date.UTC(2026, 10, 22, 10, 0, 0))
+      const ids = yield* Effect.replicateEffect(Ids.uuidv7, 1_000)
+      assert.deepStrictEqual(ids, [...ids].sort())
+      assert.strictEqual(new Set(ids).size, ids.length)
+    })
+  )
 })

@@ -1,0 +1,74 @@
+/**
+ * The record store port: each processed event is recorded once, append-only, and can be
+ * listed for the debug API. Two adapters (MongoDB, in-memory) share the document shape and
+ * the query built here, and pass one contract suite, so they answer the same way.
+ */
+import { EventType, Task, TaskId } from "@workstream/domain"
+import { Context, type Effect, type Option, Schema } from "effect"
+
+export const NotificationRecord = Schema.Struct({
+  event_id: Schema.String.check(Schema.isUUID()),
+  event_type: EventType,
+  task_id: TaskId,
+  occurred_at: Schema.DateTimeUtc,
+  received_at: Schema.DateTimeUtc,
+  trace_id: Schema.String,
+  /** Deliveries it took to record the event (1 when the first one succeeded). */
+  attempts: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  /** The task as the event carried it. */
+  payload: Task
+}).annotate({ identifier: "NotificationRecord" })
+export type NotificationRecord = typeof NotificationRecord.Type
+
+/**
+ * The stored document: timestamps as BSON dates (so Mongo can index and compare them), the
+ * payload as its JSON wire shape. Both adapters store exactly this.
+ */
+export const RecordDocument = Schema.Struct({
+  ...NotificationRecord.fields,
+  occurred_at: Schema.DateTimeUtcFromDate,
+  received_at: Schema.DateTimeUtcFromDate,
+  payload: Schema.toCodecJson(Task)
+})
+export const toDocument = Schema.encodeSync(RecordDocument)
+export const fromDocument = Schema.decodeUnknownEffect(RecordDocument)
+
+export type RecordOutcome = "recorded" | "duplicate"
+
+export interface ListFilter {
+  readonly task_id?: TaskId | undefined
+  readonly event_type?: EventType | undefined
+  /** Only records after this event id (keyset pagination; UUIDv7 ids sort in time order). */
+  readonly after?: string | undefined
+  readonly limit: number
+}
+
+/**
+ * The one query both adapters run. Built only from validated, typed values: no user input ever
+ * becomes an operator (`$...`) or a field name.
+ */
+export const queryOf = (filter: ListFilter): Record<string, unknown> => ({
+  ...(filter.task_id === undefined ? {} : { task_id: filter.task_id }),
+  ...(filter.event_type === undefined ? {} : { event_type: filter.event_type }),
+  ...(filter.after === undefined ? {} : { event_id: { $gt: filter.after } })
+})
+
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  operation: Schema.String,
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    return `the notification store is unavailable (${this.operation})`
+  }
+}
+
+export class NotificationRecords extends Context.Service<
+  NotificationRecords,
+  {
+    /** Inserts the record; "duplicate" when its event_id is already recorded (which stays as it was). */
+    readonly record: (record: NotificationRecord) => Effect.Effect<RecordOutcome, StoreUnavailable>
+    readonly get: (eventId: string) => Effect.Effect<Option.Option<NotificationRecord>, StoreUnavailable>
+    /** Records in event_id order; `limit` at most. */
+    readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<NotificationRecord>, StoreUnavailable>
+  }
+>()("@workstream/notifications/NotificationRecords") {}

@@ -1,0 +1,94 @@
+/**
+ * The MongoDB record store: a unique index on `event_id` is the guarantee that an event is
+ * recorded once, whatever the dedupe cache says; records are only ever inserted.
+ */
+import { Duration, Effect, Layer, Option, type Redacted } from "effect"
+import * as RedactedValue from "effect/Redacted"
+import { MongoClient, MongoServerError } from "mongodb"
+import {
+  fromDocument,
+  NotificationRecords,
+  queryOf,
+  type RecordOutcome,
+  StoreUnavailable,
+  toDocument
+} from "./NotificationRecords.ts"
+
+export interface MongoOptions {
+  readonly url: Redacted.Redacted<string>
+  readonly database: string
+  readonly collection?: string
+  /** Bound on every operation, server selection included. */
+  readonly timeout?: Duration.Duration
+}
+
+const DUPLICATE_KEY = 11000
+
+export const layerMongo = (options: MongoOptions) =>
+  Layer.effect(
+    NotificationRecords,
+    Effect.gen(function* () {
+      const timeout = options.timeout ?? Duration.seconds(5)
+      const ms = Duration.toMillis(timeout)
+      const client = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: () =>
+            new MongoClient(RedactedValue.value(options.url), {
+              serverSelectionTimeoutMS: ms,
+              connectTimeoutMS: ms,
+              appName: "workstream-notifications"
+            }).connect(),
+          catch: (cause) => new StoreUnavailable({ operation: "connect", cause })
+        }),
+        (c) => Effect.promise(() => c.close())
+      )
+      const collection = client.db(options.database).collection(options.collection ?? "notifications")
+
+      const run = <A>(operation: string, f: () => Promise<A>) =>
+        Effect.tryPromise({ try: f, catch: (cause) => new StoreUnavailable({ operation, cause }) }).pipe(
+          Effect.timeoutOrElse({
+            duration: timeout,
+            orElse: () => Effect.fail(new StoreUnavailable({ operation, cause: "timed out" }))
+          })
+        )
+      const decode = (document: unknown) => Effect.orDie(fromDocument(document))
+
+      yield* run("createIndexes", () =>
+        collection.createIndexes([
+          { key: { event_id: 1 }, name: "event_id_unique", unique: true },
+          { key: { task_id: 1, event_id: 1 }, name: "task_id_event_id" },
+          { key: { event_type: 1, event_id: 1 }, name: "event_type_event_id" }
+        ])
+      )
+
+      return NotificationRecords.of({
+        record: (record) =>
+          run("record", async (): Promise<RecordOutcome> => {
+            try {
+              await collection.insertOne({ ...toDocument(record) }, { maxTimeMS: ms })
+              return "recorded"
+            } catch (error) {
+              if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return "duplicate"
+              throw error
+            }
+          }),
+        get: (eventId) =>
+          Effect.flatMap(
+            run("get", () => collection.findOne({ event_id: eventId }, { projection: { _id: 0 }, maxTimeMS: ms })),
+            (document) =>
+              document === null ? Effect.succeed(Option.none()) : Effect.map(decode(document), Option.some)
+          ),
+        list: (filter) =>
+          Effect.flatMap(
+            run("list", () =>
+              collection
+                .find(queryOf(filter), { projection: { _id: 0 }, maxTimeMS: ms })
+                .sort({ event_id: 1 })
+                .limit(filter.limit)
+                .toArray()
+            ),
+            (documents) => Effect.forEach(documents, decode)
+          )
+      })
+    })
+  )
