@@ -50,6 +50,14 @@ export const Assignee = Schema.Trim.check(
 )
 export const Version = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
+/** A due date in years 0001..9999: what a protobuf Timestamp and every store here can hold. */
+export const DueAt = Schema.DateTimeUtc.check(
+  Schema.makeFilter((at: DateTime.Utc) => {
+    const year = DateTime.getPartUtc(at, "year")
+    return year >= 1 && year <= 9999 ? undefined : "must be between years 0001 and 9999"
+  })
+)
+
 const TaskFields = Schema.Struct({
   id: TaskId,
   title: Title,
@@ -57,7 +65,7 @@ const TaskFields = Schema.Struct({
   status: TaskStatus,
   priority: TaskPriority,
   assignee: Schema.optionalKey(Assignee),
-  due_at: Schema.optionalKey(Schema.DateTimeUtc),
+  due_at: Schema.optionalKey(DueAt),
   created_at: Schema.DateTimeUtc,
   updated_at: Schema.DateTimeUtc,
   completed_at: Schema.optionalKey(Schema.DateTimeUtc),
@@ -89,7 +97,7 @@ export const NewTask = Schema.Struct({
   description: Schema.optionalKey(Description),
   priority: Schema.optionalKey(TaskPriority),
   assignee: Schema.optionalKey(Assignee),
-  due_at: Schema.optionalKey(Schema.DateTimeUtc)
+  due_at: Schema.optionalKey(DueAt)
 }).annotate({ identifier: "NewTask" })
 export type NewTask = typeof NewTask.Type
 /** A create request before validation: what a caller sends. */

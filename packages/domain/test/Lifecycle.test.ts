@@ -153,3 +153,20 @@ describe("text fields", () => {
     }
   })
 })
+
+describe("due_at", () => {
+  const id = Schema.decodeSync(TaskId)("01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90")
+  const now = DateTime.makeUnsafe("2026-11-22T10:00:00.000Z")
+  it("is refused outside years 0001..9999, which a protobuf Timestamp and the stores cannot hold", () => {
+    const decideWith = (due: string) =>
+      Lifecycle.decide(
+        Option.none(),
+        TaskCommand.CreateTask({ task_id: id, fields: { title: "t", due_at: DateTime.makeUnsafe(due) } }),
+        now
+      )
+    assert.isTrue(Result.isSuccess(decideWith("9999-12-31T23:59:59.999Z")))
+    assert.isTrue(Result.isSuccess(decideWith("0001-01-01T00:00:00.000Z")))
+    assert.isTrue(Result.isFailure(decideWith("+010000-01-01T00:00:00.000Z")))
+    assert.isTrue(Result.isFailure(decideWith("0000-12-31T23:59:59.999Z")))
+  })
+})

@@ -3,14 +3,20 @@
  * read by the relay in `seq` order, marked once the broker confirmed them, pruned later.
  */
 import { encodeEvent, type TaskEventEnvelope } from "@workstream/domain"
-import { Array as Arr, Context, DateTime, Effect, Layer, Schema } from "effect"
+import { Array as Arr, Context, type DateTime, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
+import { toText } from "./Timestamptz.ts"
 
 /** LISTEN/NOTIFY channel the relay wakes on; the notification is delivered when the writer commits. */
 export const CHANNEL = "workstream_outbox"
 
+/**
+ * An unpublished event as the relay reads it. `seq` is the bigint as decimal text (exact beyond 2^53,
+ * and what `markPublished` takes back). Ids and type stay plain strings on purpose: the relay forwards
+ * them as they are and must not refuse a row a newer replica wrote (a future `.v2` type).
+ */
 export const OutboxRow = Schema.Struct({
-  seq: Schema.String,
+  seq: Schema.String.check(Schema.isPattern(/^[1-9][0-9]*$/)),
   event_id: Schema.String,
   event_type: Schema.String,
   task_id: Schema.String,
@@ -33,7 +39,7 @@ export interface OutboxStats {
 }
 
 const decodeRows = Schema.decodeUnknownEffect(Schema.Array(OutboxRow))
-const Stats = Schema.Struct({ pending: Schema.NumberFromString, age_ms: Schema.NullOr(Schema.Number) })
+const Stats = Schema.Struct({ pending: Schema.FiniteFromString, age_ms: Schema.NullOr(Schema.Finite) })
 const decodeStats = Schema.decodeUnknownEffect(Stats)
 
 // Deleting published rows in chunks keeps each statement's locks short.
@@ -86,7 +92,7 @@ export class OutboxStore extends Context.Service<
       })
 
       const prune = Effect.fn("OutboxStore.prune")(function* (before: DateTime.Utc) {
-        const bound = DateTime.toDateUtc(before)
+        const bound = toText(before)
         let total = 0
         while (true) {
           const deleted = yield* sql`

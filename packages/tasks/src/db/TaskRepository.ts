@@ -1,45 +1,83 @@
-/** Tasks in Postgres: rows decoded into the domain's Task, changes guarded by `version`. */
-import { Task, type TaskId, type TaskStatus } from "@workstream/domain"
-import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
+/** Tasks in Postgres: one Schema codec between a `tasks` row and the domain's Task, changes guarded by `version`. */
+import { Task, type TaskId, TaskPriority, TaskStatus } from "@workstream/domain"
+import { Context, Effect, Layer, Option, Schema, SchemaTransformation } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
+import { Timestamptz } from "./Timestamptz.ts"
 
+/** A `tasks` row: NULL for an absent optional field, timestamps exact to the millisecond (Timestamptz). */
 const Row = Schema.Struct({
   id: Schema.String,
   title: Schema.String,
   description: Schema.NullOr(Schema.String),
-  status: Schema.String,
-  priority: Schema.String,
+  status: TaskStatus,
+  priority: TaskPriority,
   assignee: Schema.NullOr(Schema.String),
-  due_at: Schema.NullOr(Schema.Date),
-  created_at: Schema.Date,
-  updated_at: Schema.Date,
-  completed_at: Schema.NullOr(Schema.Date),
-  version: Schema.Number
+  due_at: Schema.NullOr(Timestamptz),
+  created_at: Timestamptz,
+  updated_at: Timestamptz,
+  completed_at: Schema.NullOr(Timestamptz),
+  version: Schema.Int
 })
 
-const decodeRow = Schema.decodeUnknownEffect(Row)
-const decodeTask = Schema.decodeUnknownEffect(Task)
-const utc = (date: Date) => DateTime.makeUnsafe(date)
-
-/** A row that does not decode is a bug or a corrupt database, not a request error: it dies. */
-const toTask = (raw: unknown): Effect.Effect<Task> =>
-  Effect.flatMap(decodeRow(raw), (row) =>
-    decodeTask({
-      id: row.id,
-      title: row.title,
-      status: row.status,
-      priority: row.priority,
-      created_at: utc(row.created_at),
-      updated_at: utc(row.updated_at),
-      version: row.version,
-      ...(row.description === null ? {} : { description: row.description }),
-      ...(row.assignee === null ? {} : { assignee: row.assignee }),
-      ...(row.due_at === null ? {} : { due_at: utc(row.due_at) }),
-      ...(row.completed_at === null ? {} : { completed_at: utc(row.completed_at) })
+/**
+ * Row <-> Task. Decoding runs every Task check (UUIDv7 id, title rules, completed_at exactly when
+ * COMPLETED), so a row another writer corrupted is caught here, not deep in the service.
+ */
+export const TaskFromRow = Row.pipe(
+  Schema.decodeTo(
+    Task,
+    SchemaTransformation.transform({
+      decode: ({ description, assignee, due_at, completed_at, ...row }): typeof Task.Encoded => ({
+        ...row,
+        ...(description === null ? {} : { description }),
+        ...(assignee === null ? {} : { assignee }),
+        ...(due_at === null ? {} : { due_at }),
+        ...(completed_at === null ? {} : { completed_at })
+      }),
+      encode: (task): typeof Row.Type => ({
+        id: task.id,
+        title: task.title,
+        description: task.description ?? null,
+        status: task.status,
+        priority: task.priority,
+        assignee: task.assignee ?? null,
+        due_at: task.due_at ?? null,
+        created_at: task.created_at,
+        updated_at: task.updated_at,
+        completed_at: task.completed_at ?? null,
+        version: task.version
+      })
     })
-  ).pipe(Effect.orDie)
+  )
+)
 
-const date = (at: DateTime.Utc | undefined): Date | null => (at === undefined ? null : DateTime.toDateUtc(at))
+// A row that does not decode (or a Task that does not encode) is a bug or a corrupt database,
+// not something a caller can handle: it dies, and the defect names the offending field.
+const decodeRows = (rows: ReadonlyArray<unknown>) =>
+  Effect.orDie(Schema.decodeUnknownEffect(Schema.Array(TaskFromRow))(rows, { errors: "all" }))
+const encodeTask = (task: Task) => Effect.orDie(Schema.encodeEffect(TaskFromRow)(task))
+
+// Named columns, not `*`: a column added by a later migration must not change what this reads.
+const COLUMNS = [
+  "id",
+  "title",
+  "description",
+  "status",
+  "priority",
+  "assignee",
+  "due_at",
+  "created_at",
+  "updated_at",
+  "completed_at",
+  "version"
+] as const
+
+export interface ListOptions {
+  readonly status?: TaskStatus
+  readonly limit: number
+  /** Keyset cursor: only tasks with a larger id (created later). */
+  readonly after?: TaskId
+}
 
 export class TaskRepository extends Context.Service<
   TaskRepository,
@@ -48,57 +86,50 @@ export class TaskRepository extends Context.Service<
     readonly insert: (task: Task) => Effect.Effect<void, SqlError.SqlError>
     /** Writes `task` only if the stored version is still `expectedVersion`; tells whether it did. */
     readonly update: (task: Task, expectedVersion: number) => Effect.Effect<boolean, SqlError.SqlError>
-    /** Tasks in id (= creation) order after `after`, optionally of one status. */
-    readonly list: (options: {
-      readonly status?: TaskStatus
-      readonly limit: number
-      readonly after?: TaskId
-    }) => Effect.Effect<ReadonlyArray<Task>, SqlError.SqlError>
+    /** Tasks in id (= creation) order after `after`, optionally of one status, at most `limit`. */
+    readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<Task>, SqlError.SqlError>
   }
 >()("@workstream/tasks/TaskRepository") {
   static readonly layer = Layer.effect(
     TaskRepository,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
+      const columns = sql.csv(COLUMNS)
 
       const find = Effect.fn("TaskRepository.find")(function* (id: TaskId) {
-        const rows = yield* sql`SELECT * FROM tasks WHERE id = ${id}`
-        return rows.length === 0 ? Option.none() : Option.some(yield* toTask(rows[0]))
+        yield* Effect.annotateCurrentSpan("workstream.task_id", id)
+        const rows = yield* sql`SELECT ${columns} FROM tasks WHERE id = ${id}`
+        const [task] = yield* decodeRows(rows)
+        return Option.fromNullishOr(task)
       })
 
       const insert = Effect.fn("TaskRepository.insert")(function* (task: Task) {
-        yield* sql`
-          INSERT INTO tasks (id, title, description, status, priority, assignee, due_at, created_at, updated_at,
-                             completed_at, version)
-          VALUES (${task.id}, ${task.title}, ${task.description ?? null}, ${task.status}, ${task.priority},
-                  ${task.assignee ?? null}, ${date(task.due_at)}, ${date(task.created_at)}, ${date(task.updated_at)},
-                  ${date(task.completed_at)}, ${task.version})`
+        yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
+        const row = yield* encodeTask(task)
+        yield* sql`INSERT INTO tasks ${sql.insert(row)}`
       })
 
-      // Transitions change only these columns; the rest is fixed at creation.
       const update = Effect.fn("TaskRepository.update")(function* (task: Task, expectedVersion: number) {
+        yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
+        // Every column but the identity ones: a command may change any field, this stays correct when one does.
+        const row = yield* encodeTask(task)
         const rows = yield* sql`
-          UPDATE tasks
-          SET status = ${task.status}, updated_at = ${date(task.updated_at)},
-              completed_at = ${date(task.completed_at)}, version = ${task.version}
+          UPDATE tasks SET ${sql.update(row, ["id", "created_at"])}
           WHERE id = ${task.id} AND version = ${expectedVersion}
           RETURNING id`
         return rows.length === 1
       })
 
-      const list = Effect.fn("TaskRepository.list")(function* (options: {
-        readonly status?: TaskStatus
-        readonly limit: number
-        readonly after?: TaskId
-      }) {
+      const list = Effect.fn("TaskRepository.list")(function* (options: ListOptions) {
         const conditions = [
           ...(options.after === undefined ? [] : [sql`id > ${options.after}`]),
           ...(options.status === undefined ? [] : [sql`status = ${options.status}`])
         ]
-        const rows =
-          yield* sql`SELECT * FROM tasks ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}
+        // With a status, the (status, id) index serves both the filter and the order.
+        const rows = yield* sql`
+          SELECT ${columns} FROM tasks ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}
           ORDER BY id LIMIT ${options.limit}`
-        return yield* Effect.forEach(rows, toTask)
+        return yield* decodeRows(rows)
       })
 
       return TaskRepository.of({ find, insert, update, list })

@@ -9,6 +9,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { EventPublisher } from "@workstream/platform"
 import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
+import { IdempotencyKeys } from "../db/IdempotencyKeys.ts"
 import { CHANNEL, type OutboxRow, OutboxStore } from "../db/OutboxStore.ts"
 import { RelayLock } from "../db/RelayLock.ts"
 import { TasksConfig } from "../TasksConfig.ts"
@@ -42,6 +43,7 @@ export const layer = Layer.effectDiscard(
     const outbox = yield* OutboxStore
     const publisher = yield* EventPublisher.EventPublisher
     const lock = yield* RelayLock
+    const keys = yield* IdempotencyKeys
     const config = yield* TasksConfig
 
     /** Publishes one batch; returns how many rows it moved. Uninterruptible so SIGTERM lets it finish. */
@@ -112,12 +114,14 @@ export const layer = Layer.effectDiscard(
       }).pipe(Effect.ignoreCause({ log: "Debug" }), Effect.repeat(Schedule.spaced("5 seconds")))
     )
 
-    // Housekeeping: published rows are pruned after the retention period.
+    // Housekeeping: published rows are pruned after the retention period, expired idempotency keys deleted.
     yield* Effect.forkScoped(
       Effect.gen(function* () {
         const bound = DateTime.subtractDuration(yield* DateTime.now, config.outboxRetention)
         const pruned = yield* outbox.prune(bound)
-        if (pruned > 0) yield* Effect.logInfo(`outbox: pruned ${pruned} published rows`)
+        const expired = yield* keys.deleteExpired(yield* DateTime.now)
+        if (pruned + expired > 0)
+          yield* Effect.logInfo(`housekeeping: pruned ${pruned} outbox rows, ${expired} expired keys`)
       }).pipe(Effect.ignoreCause({ log: "Warn" }), Effect.repeat(Schedule.spaced("1 hour")))
     )
   })

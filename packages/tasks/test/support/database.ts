@@ -1,0 +1,64 @@
+/**
+ * A database of its own for a test file: created on the local server, migrated, reachable
+ * through `PgClient`/`SqlClient`, and dropped (with any session still on it) when the scope closes.
+ *
+ *   layer(TestDatabase.layer, { excludeTestServices: true })("TaskRepository", (it) => { ... })
+ */
+import { randomBytes } from "node:crypto"
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+import * as Migrations from "../../src/db/migrations.ts"
+
+export const SERVER_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+
+/** Runs one statement on the server's own database (CREATE/DROP DATABASE cannot run on the one they change). */
+const onServer = (statement: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(statement)
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(SERVER_URL), maxConnections: 1 })))
+
+/** Creates `ws_test_<random>` for the scope's lifetime and returns its URL. */
+export const scratchDatabase: Effect.Effect<
+  { readonly name: string; readonly url: string },
+  SqlError.SqlError,
+  Scope.Scope
+> = Effect.gen(function* () {
+  // Not Effect's Random: under the test services it is seeded the same in every file, and files run in parallel.
+  const name = `ws_test_${randomBytes(6).toString("hex")}`
+  yield* Effect.acquireRelease(onServer(`CREATE DATABASE ${name}`), () =>
+    onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).pipe(
+      Effect.catchCause((cause) => Effect.logWarning(`test database ${name} was not dropped`, cause))
+    )
+  )
+  const url = new URL(SERVER_URL)
+  url.pathname = `/${name}`
+  return { name, url: url.toString() }
+})
+
+/** Where the test database lives, for tests that open connections of their own (a second replica). */
+export class TestDatabase extends Context.Service<TestDatabase, { readonly name: string; readonly url: string }>()(
+  "test/TestDatabase"
+) {
+  /** `TestDatabase`, and a migrated `PgClient`/`SqlClient` on it. The client closes before the database is dropped. */
+  static readonly layerWith = (options: { readonly maxConnections?: number } = {}) => {
+    const database = Layer.effect(TestDatabase, scratchDatabase)
+    const client = Layer.unwrap(
+      Effect.map(Effect.service(TestDatabase), ({ url }) =>
+        PgClient.layer({
+          url: Redacted.make(url),
+          applicationName: "workstream-tasks-test",
+          maxConnections: options.maxConnections ?? 5
+        })
+      )
+    )
+    // fresh: Layers are memoized by identity, and every test database needs its own migration run.
+    return Layer.fresh(Migrations.layer).pipe(Layer.provideMerge(client), Layer.provideMerge(database))
+  }
+
+  static readonly layer = TestDatabase.layerWith()
+}
+
+/** Another client on the test database, as a second replica of the service would have. */
+export const otherClient = (url: string) => PgClient.layer({ url: Redacted.make(url), maxConnections: 2 })
