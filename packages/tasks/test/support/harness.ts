@@ -11,11 +11,10 @@ import { Topology } from "@workstream/platform"
 import { TasksServiceClient } from "@workstream/proto"
 import amqp from "amqplib"
 import { Context, Duration, Effect, Layer, Redacted, type Scope } from "effect"
-import { SqlClient } from "effect/sql"
 import type { TasksSettings } from "../../src/TasksConfig.ts"
 import * as TasksServer from "../../src/TasksServer.ts"
+import { scratchDatabase } from "./database.ts"
 
-export const SERVER_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
 
 const unique = () => randomBytes(5).toString("hex")
@@ -30,22 +29,8 @@ export const freePort = Effect.callback<number>((resume) => {
   })
 })
 
-/** A fresh database on the local server for the scope's lifetime. */
-export const freshDatabase: Effect.Effect<string, unknown, Scope.Scope> = Effect.gen(function* () {
-  const name = `ws_test_${unique()}`
-  const admin = PgClient.layer({ url: Redacted.make(SERVER_URL) })
-  const run = (statement: string) =>
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql.unsafe(statement)
-    }).pipe(Effect.provide(admin))
-  yield* Effect.acquireRelease(run(`CREATE DATABASE ${name}`), () =>
-    Effect.ignore(run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
-  )
-  const url = new URL(SERVER_URL)
-  url.pathname = `/${name}`
-  return url.toString()
-})
+/** A fresh database on the local server for the scope's lifetime; its URL. */
+export const freshDatabase = Effect.map(scratchDatabase, (database) => database.url)
 
 export const settingsFor = (databaseUrl: string, overrides: Partial<TasksSettings> = {}) =>
   Effect.gen(function* () {
