@@ -9,7 +9,7 @@ import { fromDocument, NotificationRecords, queryOf, toDocument } from "./Notifi
 
 type Document = ReturnType<typeof toDocument>
 
-export const layerMemory = Layer.effect(
+export const recordsInMemory = Layer.effect(
   NotificationRecords,
   Effect.gen(function* () {
     // Keyed by event_id: the unique index of the real store.

@@ -24,7 +24,7 @@ export interface MongoOptions {
 
 const DUPLICATE_KEY = 11000
 
-export const layerMongo = (options: MongoOptions) =>
+export const recordsInMongo = (options: MongoOptions) =>
   Layer.effect(
     NotificationRecords,
     Effect.gen(function* () {

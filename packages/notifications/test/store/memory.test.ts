@@ -1,4 +1,4 @@
-import { layerMemory } from "../../src/index.ts"
+import { recordsInMemory } from "../../src/index.ts"
 import { contractSuite } from "./contract.ts"
 
-contractSuite("in-memory store", layerMemory)
+contractSuite("in-memory store", recordsInMemory)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Redacted } from "effect"
-import { layerMongo } from "../../src/index.ts"
+import { recordsInMongo } from "../../src/index.ts"
 import { contractSuite } from "./contract.ts"
 
 const url = process.env.MONGO_URL
@@ -16,14 +16,18 @@ if (url === undefined) {
 } else {
   contractSuite(
     "MongoDB store",
-    layerMongo({ url: Redacted.make(url), database: `ws_test_${Date.now().toString(36)}`, collection: "notifications" })
+    recordsInMongo({
+      url: Redacted.make(url),
+      database: `ws_test_${Date.now().toString(36)}`,
+      collection: "notifications"
+    })
   )
 }
 
 describe("MongoDB store without a server", () => {
   it.live("fails to start with StoreUnavailable within its timeout instead of hanging", () =>
     Effect.gen(function* () {
-      const store = layerMongo({
+      const store = recordsInMongo({
         url: Redacted.make("mongodb://127.0.0.1:9/?directConnection=true"),
         database: "unreachable",
         timeout: Duration.millis(500)
