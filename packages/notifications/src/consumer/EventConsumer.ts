@@ -1,0 +1,153 @@
+/**
+ * The consumer of `workstream.notifications` as a scoped Layer: manual acks, bounded prefetch
+ * (backpressure), and every message ends acked exactly once after its fate is settled:
+ *
+ * - recorded or duplicate: ack;
+ * - poison (undecodable, invalid): copied to the DLQ with the reason, confirmed, then acked;
+ * - store or dedupe trouble: retried in place (a short jittered Schedule), then re-queued on the
+ *   retry queue for its attempt (delayed redelivery), or, past the last delay, dead-lettered with
+ *   the attempts and the last error; always confirmed before the ack.
+ *
+ * If the channel dies before the ack, RabbitMQ redelivers and processing repeats harmlessly. It
+ * re-consumes by itself after a reconnect; on shutdown it cancels the consumer and lets in-flight
+ * messages finish.
+ */
+import { AmqpConnection, Topology } from "@workstream/platform"
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
+import { Cause, Deferred, Effect, FiberSet, Layer, Metric, Option, type Schedule, Stream } from "effect"
+import type { DedupeStore } from "../dedupe/DedupeStore.ts"
+import type { NotificationRecords } from "../store/NotificationRecords.ts"
+import { processEvent, type TransientFailure } from "./processEvent.ts"
+
+export const ATTEMPTS_HEADER = "x-workstream-attempts"
+
+export interface Options {
+  readonly topology: Topology.Topology
+  /** Unacked messages in flight per consumer: the backpressure bound. */
+  readonly prefetch: number
+  /** Retries in place before a message goes to the retry queues. */
+  readonly inPlaceRetry: Schedule.Schedule<unknown, TransientFailure>
+}
+
+const consumed = Metric.counter("notifications_events_consumed_total", {
+  description: "messages consumed, by outcome (recorded, duplicate, retried, dead_lettered)"
+})
+const count = (outcome: string) => Metric.update(consumed.pipe(Metric.withAttributes({ outcome })), 1)
+
+const attemptsOf = (message: ConsumeMessage): number => {
+  const previous = Number(message.properties.headers?.[ATTEMPTS_HEADER] ?? 0)
+  return (Number.isSafeInteger(previous) && previous >= 0 ? previous : 0) + 1
+}
+
+/** Publishes a copy to a queue (through the default exchange) and waits for the broker's confirm. */
+const copyTo = (channel: ConfirmChannel, queue: string, message: ConsumeMessage, headers: Record<string, unknown>) =>
+  Effect.callback<void, Error>((resume) => {
+    channel.sendToQueue(
+      queue,
+      message.content,
+      {
+        persistent: true,
+        contentType: message.properties.contentType,
+        messageId: message.properties.messageId,
+        headers: { ...message.properties.headers, ...headers }
+      },
+      (error: unknown) => resume(error ? Effect.fail(new Error(String(error))) : Effect.void)
+    )
+  })
+
+export const layer = (options: Options) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const connection = yield* AmqpConnection.AmqpConnection
+      const { topology } = options
+
+      const settle = (channel: ConfirmChannel, message: ConsumeMessage) =>
+        Effect.gen(function* () {
+          const attempts = attemptsOf(message)
+          const outcome = yield* processEvent(message.content.toString("utf8"), attempts).pipe(
+            Effect.retry(options.inPlaceRetry),
+            Effect.result
+          )
+          if (outcome._tag === "Success") {
+            const result = outcome.success
+            if (result._tag === "Poison") {
+              yield* copyTo(channel, topology.deadLetterQueue.name, message, {
+                "x-reason": result.reason.slice(0, 1000),
+                "x-stage": result.stage,
+                "x-original-routing-key": message.fields.routingKey,
+                [ATTEMPTS_HEADER]: attempts
+              })
+              yield* Effect.logWarning(`dead-lettered a poison message: ${result.reason}`)
+              yield* count("dead_lettered")
+            } else {
+              yield* count(result._tag === "Recorded" ? "recorded" : "duplicate")
+            }
+          } else {
+            const retry = Topology.retryQueueFor(topology, attempts)
+            const lastError = outcome.failure.message
+            if (retry !== undefined) {
+              yield* copyTo(channel, retry.name, message, { [ATTEMPTS_HEADER]: attempts, "x-last-error": lastError })
+              yield* count("retried")
+            } else {
+              yield* copyTo(channel, topology.deadLetterQueue.name, message, {
+                "x-reason": "retries exhausted",
+                "x-stage": "process",
+                "x-last-error": lastError,
+                "x-original-routing-key": message.fields.routingKey,
+                [ATTEMPTS_HEADER]: attempts
+              })
+              yield* Effect.logError(`dead-lettered after ${attempts} attempts: ${lastError}`)
+              yield* count("dead_lettered")
+            }
+          }
+          channel.ack(message)
+        }).pipe(
+          Effect.annotateLogs({ event_id: String(message.properties.messageId ?? "") }),
+          // A copy that was not confirmed: no ack, so the broker redelivers the original.
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logWarning("message left for redelivery", cause)
+          )
+        )
+
+      /** One channel's life: consume until it closes; in-flight messages finish when the scope closes. */
+      const session = (model: ChannelModel) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const channel = yield* Effect.acquireRelease(
+              Effect.promise(() => model.createConfirmChannel()),
+              (ch) => Effect.promise(() => ch.close().catch(() => undefined))
+            )
+            const closed = yield* Deferred.make<void>()
+            channel.on("error", () => undefined)
+            channel.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
+            yield* Topology.declare(channel, topology)
+            yield* Effect.promise(() => channel.prefetch(options.prefetch))
+            const inFlight = yield* FiberSet.make()
+            const run = yield* FiberSet.runtime(inFlight)<DedupeStore | NotificationRecords>()
+            const { consumerTag } = yield* Effect.promise(() =>
+              channel.consume(topology.queue.name, (message) => {
+                if (message !== null) run(settle(channel, message))
+              })
+            )
+            // Shutdown: stop taking messages first, then let those in flight settle.
+            yield* Effect.addFinalizer(() =>
+              Effect.promise(() => channel.cancel(consumerTag).catch(() => undefined)).pipe(
+                Effect.andThen(FiberSet.awaitEmpty(inFlight)),
+                Effect.timeout("10 seconds"),
+                Effect.ignore
+              )
+            )
+            yield* Effect.logInfo(`consuming ${topology.queue.name} (prefetch ${options.prefetch})`)
+            yield* Deferred.await(closed)
+          })
+        )
+
+      yield* connection.changes.pipe(
+        Stream.switchMap(
+          Option.match({ onNone: () => Stream.empty, onSome: (model) => Stream.fromEffect(session(model)) })
+        ),
+        Stream.runDrain,
+        Effect.forkScoped
+      )
+    })
+  )

@@ -1,0 +1,42 @@
+/**
+ * What the consumer does with one message body, independent of AMQP: decode and validate,
+ * dedupe, record, mark (DESIGN §5, in that order, so a crash anywhere leads to a redelivery that
+ * changes nothing). Poison is an outcome, not a failure; a failure means "try again later".
+ */
+import { decodeEvent } from "@workstream/domain"
+import { DateTime, Effect, Result } from "effect"
+import { DedupeStore, type DedupeUnavailable } from "../dedupe/DedupeStore.ts"
+import { NotificationRecords, type StoreUnavailable } from "../store/NotificationRecords.ts"
+
+export type Outcome =
+  | { readonly _tag: "Recorded"; readonly eventId: string }
+  | { readonly _tag: "Duplicate"; readonly eventId: string }
+  | { readonly _tag: "Poison"; readonly stage: "decode"; readonly reason: string }
+
+export type TransientFailure = StoreUnavailable | DedupeUnavailable
+
+export const processEvent = Effect.fn("NotificationConsumer.process")(function* (
+  body: string,
+  attempts: number
+): Effect.fn.Return<Outcome, TransientFailure, DedupeStore | NotificationRecords> {
+  const decoded = decodeEvent(body)
+  if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
+  const event = decoded.success
+  yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
+  const dedupe = yield* DedupeStore
+  if (yield* dedupe.seen(event.event_id)) return { _tag: "Duplicate", eventId: event.event_id }
+  const records = yield* NotificationRecords
+  const outcome = yield* records.record({
+    event_id: event.event_id,
+    event_type: event.event_type,
+    task_id: event.payload.id,
+    occurred_at: event.occurred_at,
+    received_at: yield* DateTime.now,
+    trace_id: event.trace_id,
+    attempts,
+    payload: event.payload
+  })
+  // Also after a duplicate: the record exists, so the fast path should know it.
+  yield* dedupe.markProcessed(event.event_id)
+  return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
+})

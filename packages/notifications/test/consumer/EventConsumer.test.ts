@@ -1,0 +1,217 @@
+import { randomBytes } from "node:crypto"
+import { assert, describe, it } from "@effect/vitest"
+import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstream/domain"
+import { AmqpConnection, EventPublisher, Topology } from "@workstream/platform"
+import amqp from "amqplib"
+import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, Result, Schedule } from "effect"
+import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
+import { dedupeInRedis, NotificationRecords, recordsInMemory, StoreUnavailable } from "../../src/index.ts"
+
+const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+const unique = () => randomBytes(5).toString("hex")
+
+/** A created-task event as the tasks service would publish it. */
+const createdEvent = Effect.gen(function* () {
+  const task_id = yield* Ids.taskId
+  const { events } = Result.getOrThrow(
+    Lifecycle.decide(
+      Option.none(),
+      TaskCommand.CreateTask({ task_id, fields: { title: "Notify me" } }),
+      yield* DateTime.now
+    )
+  )
+  const [change] = events
+  if (change === undefined) return yield* Effect.die("a create emits an event")
+  return toEnvelope(change, { event_id: yield* Ids.eventId, trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" })
+})
+
+/** A store whose first `failures` record calls fail, as a Mongo outage would. */
+const flakyRecords = (failures: number) =>
+  Layer.effect(
+    NotificationRecords,
+    Effect.gen(function* () {
+      const real = yield* NotificationRecords
+      const calls = yield* Ref.make(0)
+      return NotificationRecords.of({
+        ...real,
+        record: (record) =>
+          Effect.flatMap(
+            Ref.getAndUpdate(calls, (n) => n + 1),
+            (n) =>
+              n < failures
+                ? Effect.fail(new StoreUnavailable({ operation: "record", cause: "down" }))
+                : real.record(record)
+          )
+      })
+    })
+  ).pipe(Layer.provide(recordsInMemory))
+
+/** Consumer, publisher and stores on a topology of their own, with short retry delays. */
+const system = (records: Layer.Layer<NotificationRecords> = recordsInMemory) => {
+  const topology = Topology.make({
+    prefix: `test.${unique()}.`,
+    retryDelays: [Duration.millis(200), Duration.millis(400)]
+  })
+  const connection = AmqpConnection.AmqpConnection.layer({
+    url: AMQP_URL,
+    connectionName: `ws-test-consumer-${unique()}`
+  })
+  const stores = Layer.mergeAll(
+    records,
+    dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix: `test:${unique()}:` })
+  )
+  const consumer = EventConsumer.layer({
+    topology,
+    prefetch: 10,
+    inPlaceRetry: Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 1 }))
+  })
+  const live = Layer.mergeAll(consumer, EventPublisher.EventPublisher.layerAmqp({ topology })).pipe(
+    Layer.provideMerge(stores),
+    Layer.provideMerge(connection)
+  )
+  return { topology, live }
+}
+
+/** Removes the test's exchange and queues from the broker. */
+const cleanUp = (topology: Topology.Topology) =>
+  Effect.addFinalizer(() =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const connection = yield* Effect.acquireRelease(
+          Effect.tryPromise(() => amqp.connect(AMQP_URL)),
+          (c) => Effect.promise(() => c.close())
+        )
+        yield* Topology.remove(yield* Effect.tryPromise(() => connection.createChannel()), topology)
+      })
+    ).pipe(Effect.ignore)
+  )
+
+const waitFor = <A>(check: Effect.Effect<A, unknown, NotificationRecords>, until: (a: A) => boolean) =>
+  check.pipe(
+    Effect.filterOrFail(until),
+    Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo({ duration: "10 seconds" })))
+  )
+
+const dlqMessages = (topology: Topology.Topology, count: number) =>
+  Effect.promise(async () => {
+    const connection = await amqp.connect(AMQP_URL)
+    const channel = await connection.createChannel()
+    const found: Array<amqp.GetMessage> = []
+    const deadline = Date.now() + 10_000
+    try {
+      while (found.length < count && Date.now() < deadline) {
+        const message = await channel.get(topology.deadLetterQueue.name, { noAck: true })
+        if (message === false) await new Promise((r) => setTimeout(r, 50))
+        else found.push(message)
+      }
+      return found
+    } finally {
+      await connection.close()
+    }
+  })
+
+/** Runs `body` against a live consumer on a topology of its own, then removes the topology. */
+const withSystem = <A>(
+  body: (topology: Topology.Topology) => Effect.Effect<A, unknown, NotificationRecords | EventPublisher.EventPublisher>,
+  records?: Layer.Layer<NotificationRecords>
+) =>
+  Effect.gen(function* () {
+    const { topology, live } = system(records)
+    yield* cleanUp(topology)
+    const context = yield* Layer.build(live)
+    return yield* body(topology).pipe(Effect.provide(context))
+  })
+
+const publish = (routingKey: string, body: string, messageId: string) =>
+  Effect.flatMap(Effect.service(EventPublisher.EventPublisher), (publisher) =>
+    publisher.publishBatch([{ routingKey, body, messageId, headers: {} }])
+  )
+
+describe("the notifications consumer", () => {
+  it.live("records an event published five times, concurrently, exactly once", () =>
+    withSystem(() =>
+      Effect.gen(function* () {
+        const records = yield* NotificationRecords
+        const event = yield* createdEvent
+        yield* Effect.forEach([1, 2, 3, 4, 5], () => publish(event.event_type, encodeEvent(event), event.event_id), {
+          concurrency: "unbounded"
+        })
+        const listed = yield* waitFor(records.list({ task_id: event.payload.id, limit: 10 }), (l) => l.length >= 1)
+        yield* Effect.sleep("500 millis")
+        assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+        assert.strictEqual(listed[0]?.event_id, event.event_id)
+        assert.strictEqual(listed[0]?.attempts, 1)
+      })
+    )
+  )
+
+  it.live(
+    "dead-letters poison of each kind at once, with reason and routing key, and records the valid event behind it",
+    () =>
+      withSystem((topology) =>
+        Effect.gen(function* () {
+          const records = yield* NotificationRecords
+          const event = yield* createdEvent
+          const valid = encodeEvent(event)
+          const poison = [
+            ["workstream.task.created.v1", "{not json"],
+            ["workstream.task.created.v1", JSON.stringify({ ...JSON.parse(valid), trace_id: "short" })],
+            [
+              "workstream.task.deleted.v1",
+              JSON.stringify({ ...JSON.parse(valid), event_type: "workstream.task.deleted.v1" })
+            ]
+          ] as const
+          for (const [key, body] of poison) yield* publish(key, body, `poison-${unique()}`)
+          yield* publish(event.event_type, valid, event.event_id)
+          yield* waitFor(records.get(event.event_id), Option.isSome)
+          const dead = yield* dlqMessages(topology, poison.length)
+          assert.strictEqual(dead.length, poison.length)
+          for (const [i, message] of dead.entries()) {
+            const headers = message.properties.headers ?? {}
+            assert.isString(headers["x-reason"])
+            assert.isAbove(String(headers["x-reason"]).length, 0)
+            assert.strictEqual(headers["x-stage"], "decode")
+            assert.strictEqual(headers["x-original-routing-key"], poison[i]?.[0])
+            assert.strictEqual(message.content.toString(), poison[i]?.[1])
+          }
+        })
+      )
+  )
+
+  it.live("records once, counting attempts, when the store fails for the first tries (redelivered after a delay)", () =>
+    withSystem(
+      () =>
+        Effect.gen(function* () {
+          const records = yield* NotificationRecords
+          const event = yield* createdEvent
+          yield* publish(event.event_type, encodeEvent(event), event.event_id)
+          // Two tries per attempt (one in-place retry): three failures end attempt 1 and half of attempt 2.
+          const record = yield* waitFor(records.get(event.event_id), Option.isSome)
+          assert.strictEqual(Option.getOrThrow(record).attempts, 2)
+          yield* Effect.sleep("500 millis")
+          assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+        }),
+      flakyRecords(3)
+    )
+  )
+
+  it.live(
+    "dead-letters after every delay is used up when the store keeps failing, with the attempts and last error",
+    () =>
+      withSystem(
+        (topology) =>
+          Effect.gen(function* () {
+            const event = yield* createdEvent
+            yield* publish(event.event_type, encodeEvent(event), event.event_id)
+            const [dead] = yield* dlqMessages(topology, 1)
+            const headers = dead?.properties.headers ?? {}
+            assert.strictEqual(headers["x-reason"], "retries exhausted")
+            assert.strictEqual(headers[EventConsumer.ATTEMPTS_HEADER], 3)
+            assert.include(String(headers["x-last-error"]), "unavailable")
+            assert.strictEqual(dead?.properties.messageId, event.event_id)
+          }),
+        flakyRecords(Number.POSITIVE_INFINITY)
+      )
+  )
+})
