@@ -1,0 +1,32 @@
+/** The notifications service's settings, read once at start from the environment (README: Configuration). */
+import { ServiceConfig } from "@workstream/platform"
+import { Config, Duration, Effect, Option } from "effect"
+
+const settings = {
+  amqpUrl: Config.Redacted("AMQP_URL"),
+  redisUrl: Config.Redacted("REDIS_URL"),
+  /** `mongo` (needs MONGO_URL) or `memory` (explicit: records do not survive a restart). */
+  store: Config.Literals(["mongo", "memory"], "NOTIFICATION_STORE").pipe(Config.withDefault("mongo" as const)),
+  mongoUrl: Config.Redacted("MONGO_URL").pipe(Config.option),
+  mongoDb: Config.String("MONGO_DB").pipe(Config.withDefault("workstream")),
+  httpPort: ServiceConfig.port("HTTP_PORT", 8082),
+  logLevel: ServiceConfig.logLevel,
+  /** Unacked messages in flight: the consumer's backpressure bound. */
+  prefetch: Config.Int("PREFETCH").pipe(Config.withDefault(20)),
+  dedupeTtl: Config.Duration("DEDUPE_TTL").pipe(Config.withDefault(Duration.hours(24)))
+}
+
+export type NotificationsSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>
+
+/** Reads and validates the environment once; fails naming every bad variable. */
+export const load = ServiceConfig.load(settings).pipe(
+  Effect.filterOrFail(
+    (s) => s.store === "memory" || Option.isSome(s.mongoUrl),
+    () =>
+      new ServiceConfig.ConfigInvalid({
+        problems: [
+          "MONGO_URL: missing (the default NOTIFICATION_STORE=mongo needs it; NOTIFICATION_STORE=memory keeps records in memory only)"
+        ]
+      })
+  )
+)
