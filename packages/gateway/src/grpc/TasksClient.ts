@@ -11,7 +11,7 @@ import * as CircuitBreaker from "./CircuitBreaker.ts"
 
 /** A call that ended with a gRPC status other than OK. */
 export class UpstreamFailure extends Schema.TaggedError<UpstreamFailure>()("UpstreamFailure", {
-  code: Schema.Number,
+  code: Schema.Int,
   details: Schema.String
 }) {}
 

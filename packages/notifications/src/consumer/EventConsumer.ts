@@ -14,7 +14,7 @@
  */
 import { AmqpConnection, Topology } from "@workstream/platform"
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
-import { Cause, Deferred, Effect, FiberSet, Layer, Metric, Option, type Schedule, Stream } from "effect"
+import { Cause, Deferred, Effect, FiberSet, Layer, Metric, Option, type Schedule, Schema, Stream } from "effect"
 import type { DedupeStore } from "../dedupe/DedupeStore.ts"
 import type { NotificationRecords } from "../store/NotificationRecords.ts"
 import { processEvent, type TransientFailure } from "./processEvent.ts"
@@ -39,9 +39,15 @@ const attemptsOf = (message: ConsumeMessage): number => {
   return (Number.isSafeInteger(previous) && previous >= 0 ? previous : 0) + 1
 }
 
+/** The broker did not confirm a copy (nack, or the channel closed first): the original stays unacked. */
+class CopyNotConfirmed extends Schema.TaggedError<CopyNotConfirmed>()("CopyNotConfirmed", {
+  queue: Schema.String,
+  cause: Schema.Defect()
+}) {}
+
 /** Publishes a copy to a queue (through the default exchange) and waits for the broker's confirm. */
 const copyTo = (channel: ConfirmChannel, queue: string, message: ConsumeMessage, headers: Record<string, unknown>) =>
-  Effect.callback<void, Error>((resume) => {
+  Effect.callback<void, CopyNotConfirmed>((resume) => {
     channel.sendToQueue(
       queue,
       message.content,
@@ -51,7 +57,7 @@ const copyTo = (channel: ConfirmChannel, queue: string, message: ConsumeMessage,
         messageId: message.properties.messageId,
         headers: { ...message.properties.headers, ...headers }
       },
-      (error: unknown) => resume(error ? Effect.fail(new Error(String(error))) : Effect.void)
+      (error: unknown) => resume(error ? Effect.fail(new CopyNotConfirmed({ queue, cause: error })) : Effect.void)
     )
   })
 

@@ -3,7 +3,7 @@
  * long as the process). It runs the same Mongo query through mingo, so filters match the real
  * store's semantics.
  */
-import { Effect, Layer, Option, Ref } from "effect"
+import { Effect, Layer, Ref } from "effect"
 import { find } from "mingo"
 import { fromDocument, NotificationRecords, queryOf, toDocument } from "./NotificationRecords.ts"
 
@@ -25,7 +25,7 @@ export const recordsInMemory = Layer.effect(
       get: (eventId) =>
         Effect.flatMap(Ref.get(documents), (all) => {
           const document = all.get(eventId)
-          return document === undefined ? Effect.succeed(Option.none()) : Effect.map(decode(document), Option.some)
+          return document === undefined ? Effect.succeedNone : Effect.asSome(decode(document))
         }),
       list: (filter) =>
         Effect.flatMap(Ref.get(documents), (all) =>

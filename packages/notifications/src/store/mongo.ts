@@ -2,7 +2,7 @@
  * The MongoDB record store: a unique index on `event_id` is the guarantee that an event is
  * recorded once, whatever the dedupe cache says; records are only ever inserted.
  */
-import { Duration, Effect, Layer, Option, type Redacted } from "effect"
+import { Duration, Effect, Layer, type Redacted } from "effect"
 import * as RedactedValue from "effect/Redacted"
 import { MongoClient, MongoServerError } from "mongodb"
 import {
@@ -75,8 +75,7 @@ export const recordsInMongo = (options: MongoOptions) =>
         get: (eventId) =>
           Effect.flatMap(
             run("get", () => collection.findOne({ event_id: eventId }, { projection: { _id: 0 }, maxTimeMS: ms })),
-            (document) =>
-              document === null ? Effect.succeed(Option.none()) : Effect.map(decode(document), Option.some)
+            (document) => (document === null ? Effect.succeedNone : Effect.asSome(decode(document)))
           ),
         list: (filter) =>
           Effect.flatMap(

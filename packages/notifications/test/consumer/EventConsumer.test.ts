@@ -4,12 +4,25 @@ import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstrea
 import { AmqpConnection, EventPublisher, Topology } from "@workstream/platform"
 import amqp from "amqplib"
 import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, Result, Schedule } from "effect"
+import { Redis } from "ioredis"
 import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
 import { dedupeInRedis, NotificationRecords, recordsInMemory, StoreUnavailable } from "../../src/index.ts"
 
 const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const unique = () => randomBytes(5).toString("hex")
+const DEDUPE_PREFIX = `test:${unique()}:`
+
+/** Deletes this file's dedupe keys, as a Redis restart without persistence would. */
+const flushDedupe = async () => {
+  const redis = new Redis(REDIS_URL)
+  try {
+    const keys = await redis.keys(`${DEDUPE_PREFIX}*`)
+    if (keys.length > 0) await redis.del(...keys)
+  } finally {
+    redis.disconnect()
+  }
+}
 
 /** A created-task event as the tasks service would publish it. */
 const createdEvent = Effect.gen(function* () {
@@ -47,6 +60,26 @@ const flakyRecords = (failures: number) =>
     })
   ).pipe(Layer.provide(recordsInMemory))
 
+/** A store that records, then reports failure once: as if the consumer died between record and ack. */
+const recordsThenFails = Layer.effect(
+  NotificationRecords,
+  Effect.gen(function* () {
+    const real = yield* NotificationRecords
+    const failed = yield* Ref.make(false)
+    return NotificationRecords.of({
+      ...real,
+      record: (record) =>
+        Effect.flatMap(real.record(record), (outcome) =>
+          Effect.flatMap(Ref.getAndSet(failed, true), (already) =>
+            already
+              ? Effect.succeed(outcome)
+              : Effect.fail(new StoreUnavailable({ operation: "record", cause: "lost" }))
+          )
+        )
+    })
+  })
+).pipe(Layer.provide(recordsInMemory))
+
 /** Consumer, publisher and stores on a topology of their own, with short retry delays. */
 const system = (records: Layer.Layer<NotificationRecords> = recordsInMemory) => {
   const topology = Topology.make({
@@ -59,7 +92,7 @@ const system = (records: Layer.Layer<NotificationRecords> = recordsInMemory) => 
   })
   const stores = Layer.mergeAll(
     records,
-    dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix: `test:${unique()}:` })
+    dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix: DEDUPE_PREFIX })
   )
   const consumer = EventConsumer.layer({
     topology,
@@ -213,5 +246,35 @@ describe("the notifications consumer", () => {
           }),
         flakyRecords(Number.POSITIVE_INFINITY)
       )
+  )
+
+  it.live("an event recorded but not acknowledged is redelivered and still recorded once", () =>
+    withSystem(
+      () =>
+        Effect.gen(function* () {
+          const records = yield* NotificationRecords
+          const event = yield* createdEvent
+          yield* publish(event.event_type, encodeEvent(event), event.event_id)
+          yield* waitFor(records.get(event.event_id), Option.isSome)
+          yield* Effect.sleep("600 millis")
+          assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+        }),
+      recordsThenFails
+    )
+  )
+
+  it.live("with the dedupe keys flushed between deliveries, a redelivered event is still recorded once", () =>
+    withSystem(() =>
+      Effect.gen(function* () {
+        const records = yield* NotificationRecords
+        const event = yield* createdEvent
+        yield* publish(event.event_type, encodeEvent(event), event.event_id)
+        yield* waitFor(records.get(event.event_id), Option.isSome)
+        yield* Effect.promise(() => flushDedupe())
+        yield* publish(event.event_type, encodeEvent(event), event.event_id)
+        yield* Effect.sleep("500 millis")
+        assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+      })
+    )
   )
 })
