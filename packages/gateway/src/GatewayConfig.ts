@@ -7,12 +7,12 @@ const settings = {
   httpPort: ServiceConfig.port("HTTP_PORT", 8080),
   logLevel: ServiceConfig.logLevel,
   /** Deadline of one request's call to the tasks service, retries included. */
-  tasksDeadline: Config.Duration("TASKS_DEADLINE").pipe(Config.withDefault(Duration.seconds(3))),
-  tasksRetries: Config.Int("TASKS_RETRIES").pipe(Config.withDefault(3)),
+  tasksDeadline: ServiceConfig.positiveDuration("TASKS_DEADLINE", Duration.seconds(3)),
+  tasksRetries: ServiceConfig.intAtLeast("TASKS_RETRIES", 0, 3),
   /** Consecutive outage failures that open the circuit, and how long it stays open. */
-  breakerThreshold: Config.Int("BREAKER_THRESHOLD").pipe(Config.withDefault(5)),
-  breakerCooldown: Config.Duration("BREAKER_COOLDOWN").pipe(Config.withDefault(Duration.seconds(5))),
-  maxBodyBytes: Config.Int("MAX_BODY_BYTES").pipe(Config.withDefault(1024 * 1024))
+  breakerThreshold: ServiceConfig.intAtLeast("BREAKER_THRESHOLD", 1, 5),
+  breakerCooldown: ServiceConfig.positiveDuration("BREAKER_COOLDOWN", Duration.seconds(5)),
+  maxBodyBytes: ServiceConfig.intAtLeast("MAX_BODY_BYTES", 1, 1024 * 1024)
 }
 
 export type GatewaySettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>

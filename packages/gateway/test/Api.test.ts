@@ -1,3 +1,4 @@
+import { connect } from "node:net"
 import { assert, layer } from "@effect/vitest"
 import { databaseOf } from "@workstream/tasks/testing"
 import { Effect } from "effect"
@@ -242,6 +243,47 @@ layer(System.layerWith(), { timeout: "60 seconds", excludeTestServices: true })(
       )
       assert.include(metrics.text, "http_server_duration_seconds")
       assert.notInclude(metrics.text, UNKNOWN_ID)
+    })
+  )
+
+  /** Writes a raw HTTP/1.1 request (bytes fetch refuses to send); the server closes after answering. */
+  const raw = (head: Buffer) =>
+    Effect.flatMap(Effect.service(GatewayUnderTest), ({ url }) =>
+      Effect.promise(
+        () =>
+          new Promise<string>((resolve) => {
+            const socket = connect(Number(new URL(url).port), "127.0.0.1", () => socket.write(head))
+            let text = ""
+            socket.on("data", (chunk) => {
+              text += chunk
+            })
+            socket.on("close", () => resolve(text))
+          })
+      )
+    )
+
+  it.effect(
+    "hostile correlation headers (non-ASCII bytes) are dropped, not forwarded: the request still succeeds",
+    () =>
+      Effect.gen(function* () {
+        const response = yield* raw(
+          Buffer.concat([
+            Buffer.from("GET /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\ntraceparent: "),
+            Buffer.from([0xe9]),
+            Buffer.from("\r\ntracestate: k="),
+            Buffer.from([0xff]),
+            Buffer.from("\r\n\r\n")
+          ])
+        )
+        assert.match(response, /^HTTP\/1\.1 200/)
+      })
+  )
+
+  it.effect("a request target URL cannot parse still gets problem+json, not an empty 500", () =>
+    Effect.gen(function* () {
+      const response = yield* raw(Buffer.from("GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+      assert.match(response, /^HTTP\/1\.1 4\d\d/)
+      assert.include(response.toLowerCase(), "application/problem+json")
     })
   )
 })

@@ -12,8 +12,8 @@ const settings = {
   httpPort: ServiceConfig.port("HTTP_PORT", 8082),
   logLevel: ServiceConfig.logLevel,
   /** Unacked messages in flight: the consumer's backpressure bound. */
-  prefetch: Config.Int("PREFETCH").pipe(Config.withDefault(20)),
-  dedupeTtl: Config.Duration("DEDUPE_TTL").pipe(Config.withDefault(Duration.hours(24)))
+  prefetch: ServiceConfig.intAtLeast("PREFETCH", 1, 20),
+  dedupeTtl: ServiceConfig.positiveDuration("DEDUPE_TTL", Duration.hours(24))
 }
 
 export type NotificationsSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>

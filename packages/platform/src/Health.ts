@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer, Ref } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 
@@ -31,12 +31,18 @@ const CHECK_TIMEOUT = Duration.seconds(2)
 const run = (check: Check): Effect.Effect<DependencyStatus> =>
   check.pipe(
     Effect.timeout(CHECK_TIMEOUT),
-    Effect.match({
+    // matchCause: a check that dies reports its dependency down instead of failing /readyz.
+    Effect.matchCause({
       onSuccess: (figures) => ({ ...figures, status: "up" as const }),
       // The reason stays generic on purpose: readiness bodies are reachable from outside.
-      onFailure: (error) => ({
+      onFailure: (cause) => ({
         status: "down" as const,
-        error: error instanceof Error && error.name === "TimeoutError" ? "timed out" : "unavailable"
+        error: Cause.findErrorOption(cause).pipe(
+          Option.match({
+            onNone: () => "unavailable",
+            onSome: (e) => (Cause.isTimeoutError(e) ? "timed out" : "unavailable")
+          })
+        )
       })
     })
   )

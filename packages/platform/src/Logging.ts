@@ -5,12 +5,21 @@
  */
 import { Cause, Context, Layer, Logger, type LogLevel, References, Tracer } from "effect"
 
-const messageText = (message: unknown): string => {
-  const parts = Array.isArray(message) ? message : [message]
-  return parts.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" ")
+/** One message part as text; never throws (BigInt, cycles), and errors keep their message. */
+const partText = (part: unknown): string => {
+  if (typeof part === "string") return part
+  if (part instanceof Error) return `${part.name}: ${part.message}`
+  try {
+    return JSON.stringify(part) ?? String(part)
+  } catch {
+    return String(part)
+  }
 }
 
-export const jsonLogger = (service: string) =>
+const messageText = (message: unknown): string => (Array.isArray(message) ? message : [message]).map(partText).join(" ")
+
+/** The formatter alone: one JSON text per log record. */
+export const formatJson = (service: string) =>
   Logger.make(({ message, logLevel, cause, fiber, date }) => {
     const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
     const line: Record<string, unknown> = {
@@ -26,7 +35,9 @@ export const jsonLogger = (service: string) =>
     }
     if (cause.reasons.length > 0) line.error = Cause.pretty(cause)
     return JSON.stringify(line)
-  }).pipe(Logger.withConsoleLog)
+  })
+
+export const jsonLogger = (service: string) => formatJson(service).pipe(Logger.withConsoleLog)
 
 /** Replaces Effect's default logger with JSON lines at the given minimum level. */
 export const layer = (options: { readonly service: string; readonly level: LogLevel.LogLevel }) =>

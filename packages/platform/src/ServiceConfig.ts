@@ -3,7 +3,7 @@
  * value; an operator wants every bad variable named at once, so each is read on its own and
  * the failures are gathered into one message.
  */
-import { Config, Effect, Schema, SchemaIssue } from "effect"
+import { Config, Duration, Effect, Schema, SchemaIssue } from "effect"
 
 export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
   problems: Schema.Array(Schema.String)
@@ -56,3 +56,18 @@ export const port = (name: string, fallback: number): Config.Config<number> =>
 export const secretUrl = (name: string) => Config.Redacted(name)
 
 export const logLevel = Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
+
+/** A whole number of at least `min` (e.g. a batch size: 0 would make a relay spin). */
+export const intAtLeast = (name: string, min: number, fallback: number): Config.Config<number> =>
+  Config.schema(Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(min)), name).pipe(
+    Config.withDefault(fallback)
+  )
+
+/** A duration longer than zero, written like `5 seconds` or `250 millis`. */
+export const positiveDuration = (name: string, fallback: Duration.Duration): Config.Config<Duration.Duration> =>
+  Config.schema(
+    Schema.DurationFromString.check(
+      Schema.makeFilter((d: Duration.Duration) => (Duration.isZero(d) ? "must be longer than zero" : undefined))
+    ),
+    name
+  ).pipe(Config.withDefault(fallback))

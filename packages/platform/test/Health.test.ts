@@ -29,4 +29,16 @@ describe("Health.Readiness", () => {
       assert.strictEqual((yield* readiness.report).status, "draining")
     }).pipe(Effect.provide(Health.Readiness.layer))
   )
+
+  it.effect("a check that dies reports its dependency down, not a failed /readyz", () =>
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      yield* readiness.register("store", Effect.die("corrupt row"))
+      const report = yield* readiness.report
+      assert.deepStrictEqual(report, {
+        status: "not_ready",
+        dependencies: { store: { status: "down", error: "unavailable" } }
+      })
+    }).pipe(Effect.provide(Health.Readiness.layer))
+  )
 })

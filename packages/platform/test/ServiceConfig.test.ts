@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Exit } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Exit } from "effect"
 import { ServiceConfig } from "../src/index.ts"
 
 const settings = {
@@ -30,6 +30,21 @@ describe("ServiceConfig.load", () => {
       )
       assert.strictEqual(config.grpcPort, 50051)
       assert.notInclude(String(config.databaseUrl), "secret")
+    })
+  )
+
+  it.effect("refuses a batch size of 0 and a zero duration, naming both", () =>
+    Effect.gen(function* () {
+      const load = ServiceConfig.load({
+        batch: ServiceConfig.intAtLeast("RELAY_BATCH_SIZE", 1, 100),
+        poll: ServiceConfig.positiveDuration("RELAY_POLL_INTERVAL", Duration.seconds(1))
+      })
+      const exit = yield* Effect.exit(load.pipe(withEnv({ RELAY_BATCH_SIZE: "0", RELAY_POLL_INTERVAL: "0 millis" })))
+      const message = Exit.isFailure(exit) ? String(exit.cause) : ""
+      assert.include(message, "RELAY_BATCH_SIZE")
+      assert.include(message, "RELAY_POLL_INTERVAL")
+      const defaults = yield* load.pipe(withEnv({}))
+      assert.strictEqual(defaults.batch, 100)
     })
   )
 })

@@ -10,13 +10,13 @@ const settings = {
   httpPort: ServiceConfig.port("HTTP_PORT", 8081),
   logLevel: ServiceConfig.logLevel,
   /** How long an idempotency key protects a create (DESIGN: 24 h). */
-  idempotencyTtl: Config.Duration("IDEMPOTENCY_TTL").pipe(Config.withDefault(Duration.hours(24))),
+  idempotencyTtl: ServiceConfig.positiveDuration("IDEMPOTENCY_TTL", Duration.hours(24)),
   /** Upper bound for one database round of a request, so a stuck Postgres gives UNAVAILABLE. */
-  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
-  relayBatchSize: Config.Int("RELAY_BATCH_SIZE").pipe(Config.withDefault(100)),
-  relayPollInterval: Config.Duration("RELAY_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
-  relayPublishTimeout: Config.Duration("RELAY_PUBLISH_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
-  outboxRetention: Config.Duration("OUTBOX_RETENTION").pipe(Config.withDefault(Duration.days(7)))
+  databaseTimeout: ServiceConfig.positiveDuration("DATABASE_TIMEOUT", Duration.seconds(5)),
+  relayBatchSize: ServiceConfig.intAtLeast("RELAY_BATCH_SIZE", 1, 100),
+  relayPollInterval: ServiceConfig.positiveDuration("RELAY_POLL_INTERVAL", Duration.seconds(1)),
+  relayPublishTimeout: ServiceConfig.positiveDuration("RELAY_PUBLISH_TIMEOUT", Duration.seconds(10)),
+  outboxRetention: ServiceConfig.positiveDuration("OUTBOX_RETENTION", Duration.days(7))
 }
 
 export type TasksSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>

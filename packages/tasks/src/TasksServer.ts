@@ -58,7 +58,10 @@ export const layer = (settings: TasksSettings, options: Options = {}) => {
   const stores = Layer.mergeAll(TaskRepository.layer, OutboxStore.layer, IdempotencyKeys.layer, RelayLock.layer).pipe(
     Layer.provideMerge(database)
   )
-  const broker = EventPublisher.EventPublisher.layerAmqp({ topology: options.topology ?? Topology.make() }).pipe(
+  const broker = EventPublisher.EventPublisher.layerAmqp({
+    topology: options.topology ?? Topology.make(),
+    confirmTimeout: settings.relayPublishTimeout
+  }).pipe(
     Layer.provideMerge(
       AmqpConnection.AmqpConnection.layer({
         url: settings.amqpUrl,

@@ -51,17 +51,25 @@ export const make = (options: { readonly threshold: number; readonly cooldown: D
         })
       })
 
+    const reopenIfHalfOpen = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(state, (s): State => (s._tag === "HalfOpen" ? { _tag: "Open", until: now + cooldown } : s))
+    )
+
     const breaker: CircuitBreaker = {
       protect: (effect, isOutage) =>
         Effect.gen(function* () {
           if (!(yield* admit)) return yield* new CircuitOpen()
           return yield* effect.pipe(
-            Effect.onExit((exit) =>
-              Exit.isSuccess(exit)
-                ? record(false)
-                : // An interrupted trial must not leave the circuit half-open forever.
-                  record(Cause.findErrorOption(exit.cause).pipe(Option.match({ onNone: () => true, onSome: isOutage })))
-            )
+            Effect.onExit((exit) => {
+              if (Exit.isSuccess(exit)) return record(false)
+              // A caller that gave up says nothing about the service, but an interrupted trial must
+              // not leave the circuit half-open forever: it reopens, and the next cooldown retries.
+              if (Cause.hasInterruptsOnly(exit.cause)) return reopenIfHalfOpen
+              // Only typed failures the caller calls outages count; a defect here is ours, not theirs.
+              return record(
+                Cause.findErrorOption(exit.cause).pipe(Option.match({ onNone: () => false, onSome: isOutage }))
+              )
+            })
           )
         }),
       isOpen: Effect.map(Ref.get(state), (s) => s._tag === "Open")

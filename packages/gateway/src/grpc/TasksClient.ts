@@ -61,8 +61,6 @@ export class TasksClient extends Context.Service<
       request: Proto.CancelTaskRequest,
       ctx: CallContext
     ) => Effect.Effect<Proto.CancelTaskResponse, CallError>
-    /** The underlying channel's client, for the health check. */
-    readonly channel: grpc.Client
   }
 >()("@workstream/gateway/TasksClient") {
   static readonly layer = (options: Options) =>
@@ -113,15 +111,17 @@ export class TasksClient extends Context.Service<
             }).pipe(Effect.withSpan(`workstream.tasks.v1.TasksService/${name}`, { kind: "client" }))
 
         const always = () => true
+        const never = () => false
         return TasksClient.of({
           // A create is only safe to repeat when an idempotency key makes the repeat a replay.
           createTask: unary("CreateTask", client.createTask, (r) => r.idempotency_key !== ""),
           getTask: unary("GetTask", client.getTask, always),
           listTasks: unary("ListTasks", client.listTasks, always),
-          startTask: unary("StartTask", client.startTask, always),
+          // UNAVAILABLE does not prove the first attempt did nothing: a repeated start or cancel could
+          // answer 409 for a change that happened. Complete is idempotent, so it alone is retried.
+          startTask: unary("StartTask", client.startTask, never),
           completeTask: unary("CompleteTask", client.completeTask, always),
-          cancelTask: unary("CancelTask", client.cancelTask, always),
-          channel: client
+          cancelTask: unary("CancelTask", client.cancelTask, never)
         })
       })
     )

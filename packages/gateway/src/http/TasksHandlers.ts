@@ -1,7 +1,8 @@
 /** The REST handlers: each request becomes one gRPC call with the request's correlation ids. */
 import { randomUUID } from "node:crypto"
 import type { NewTask, Task } from "@workstream/domain"
-import { DomainMapping, TaskPriority } from "@workstream/proto"
+import { TraceContext } from "@workstream/platform"
+import { DomainMapping, TaskPriority, TaskStatus } from "@workstream/proto"
 import { DateTime, Effect, Option } from "effect"
 import { HttpEffect, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
@@ -11,13 +12,19 @@ import { toProblem } from "./upstreamProblem.ts"
 
 const DEFAULT_LIMIT = 20
 
+// W3C tracestate: printable ASCII, at most 512 characters.
+const validTracestate = (value: string | undefined) =>
+  value !== undefined && value.length <= 512 && /^[\x20-\x7e]*$/.test(value) ? value : undefined
+
 /** The request's correlation ids, set by the correlation middleware. */
 const callContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): CallContext => {
   const header = (name: string) => Option.getOrUndefined(Option.fromNullishOr(request.headers[name]))
   return {
     requestId: header("x-request-id") ?? randomUUID(),
-    traceparent: header("traceparent"),
-    tracestate: header("tracestate")
+    // Untrusted headers: forward only what is well-formed, so gRPC metadata never refuses them.
+    traceparent:
+      TraceContext.traceIdOf(header("traceparent")) === undefined ? undefined : header("traceparent")?.trim(),
+    tracestate: validTracestate(header("tracestate"))
   }
 })
 
@@ -74,7 +81,10 @@ export const TasksHandlers = HttpApiBuilder.group(
           const response = yield* tasks
             .listTasks(
               {
-                status: query.status === undefined ? 0 : DomainMapping.STATUS_TO_PROTO[query.status],
+                status:
+                  query.status === undefined
+                    ? TaskStatus.TASK_STATUS_UNSPECIFIED
+                    : DomainMapping.STATUS_TO_PROTO[query.status],
                 page_size: query.limit ?? DEFAULT_LIMIT,
                 page_token: query.cursor ?? ""
               },

@@ -1,7 +1,7 @@
 /** RED metrics of the REST API: requests by route template, method and status, and their latency. */
 import { Effect, Metric } from "effect"
 import type { HttpServerRequest, HttpServerResponse } from "effect/http"
-import { templateOf } from "./routeTable.ts"
+import { pathOf, templateOf } from "./routeTable.ts"
 
 const requests = Metric.counter("http_server_requests_total", {
   description: "HTTP requests served, by route, method and status"
@@ -17,7 +17,7 @@ export const record = (
   response: HttpServerResponse.HttpServerResponse,
   startedAt: number
 ) => {
-  const route = templateOf(new URL(request.url, "http://gateway").pathname)
+  const route = templateOf(pathOf(request.url))
   return Effect.all([
     Metric.update(
       requests.pipe(Metric.withAttributes({ route, method: request.method, status: String(response.status) })),

@@ -8,7 +8,7 @@
 import { Effect, Layer, type Types } from "effect"
 import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Metrics from "./metrics.ts"
-import { allowedMethods } from "./routeTable.ts"
+import { allowedMethods, pathOf } from "./routeTable.ts"
 
 const STATUS_TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -26,27 +26,27 @@ const problem = (status: number, extra: Record<string, string> = {}) =>
     { status, contentType: "application/problem+json", headers: extra }
   )
 
+/** 405 with `Allow` when the path exists with other methods, else 404. */
+const unmatchedProblem = (request: HttpServerRequest.HttpServerRequest) => {
+  const allowed = allowedMethods(pathOf(request.url))
+  return allowed !== undefined && !allowed.includes(request.method)
+    ? problem(405, { allow: allowed.join(", ") })
+    : problem(404)
+}
+
 const asProblem = (
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse
 ): HttpServerResponse.HttpServerResponse => {
   if (response.status < 400) return response
   if ((response.headers["content-type"] ?? "").startsWith("application/problem+json")) return response
-  const allowed = response.status === 404 ? allowedMethods(new URL(request.url, "http://gateway").pathname) : undefined
-  if (allowed !== undefined && !allowed.includes(request.method)) return problem(405, { allow: allowed.join(", ") })
+  if (response.status === 404) return unmatchedProblem(request)
   // Whatever the body said (plain text, nothing, an internal message), only the status stays.
   return problem(response.status)
 }
 
 /** Requests no declared route matches: 405 with `Allow` when the path exists, else 404. */
-const unmatched = HttpRouter.add("*", "/*", (request) => {
-  const allowed = allowedMethods(new URL(request.url, "http://gateway").pathname)
-  return Effect.succeed(
-    allowed !== undefined && !allowed.includes(request.method)
-      ? problem(405, { allow: allowed.join(", ") })
-      : problem(404)
-  )
-})
+const unmatched = HttpRouter.add("*", "/*", (request) => Effect.succeed(unmatchedProblem(request)))
 
 // Declared as still able to fail (`unhandled`), as the router requires of a middleware; it never does.
 const normalize = HttpRouter.middleware(

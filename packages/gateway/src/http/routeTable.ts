@@ -35,3 +35,9 @@ export const allowedMethods = (path: string): ReadonlyArray<string> | undefined 
 
 /** `/api/v1/tasks/:id`, not the id itself, so the label's values stay few. */
 export const templateOf = (path: string): string => routeOf(path)?.template ?? "unmatched"
+
+/** The path of a request target, also for targets `new URL` cannot parse (`GET http://[`). */
+export const pathOf = (url: string): string => {
+  const base = "http://gateway"
+  return URL.canParse(url, base) ? new URL(url, base).pathname : (url.split("?")[0] ?? url)
+}

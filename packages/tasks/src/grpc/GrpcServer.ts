@@ -71,7 +71,11 @@ const healthReporter = (health: HealthImplementation) =>
     const serving = report.status === "ready" ? "SERVING" : "NOT_SERVING"
     health.setStatus("", serving)
     health.setStatus(SERVICE_NAME, serving)
-  }).pipe(Effect.repeat(Schedule.spaced("2 seconds")))
+  }).pipe(
+    // Whatever happens to one round, the next one runs: a stuck status would mislead the probe.
+    Effect.catchCause((cause) => Effect.logWarning("gRPC health reporter failed a round", cause)),
+    Effect.repeat(Schedule.spaced("2 seconds"))
+  )
 
 export const layer = (options: { readonly port: number; readonly host?: string; readonly protoPath: string }) =>
   Layer.effectDiscard(

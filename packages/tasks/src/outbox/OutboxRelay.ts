@@ -8,7 +8,7 @@
 
 import { PgClient } from "@effect/sql-pg"
 import { EventPublisher } from "@workstream/platform"
-import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
+import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule, Schema } from "effect"
 import { IdempotencyKeys } from "../db/IdempotencyKeys.ts"
 import { CHANNEL, type OutboxRow, OutboxStore } from "../db/OutboxStore.ts"
 import { RelayLock } from "../db/RelayLock.ts"
@@ -21,6 +21,20 @@ const pending = Metric.gauge("outbox_pending_rows", { description: "committed ev
 const oldestAge = Metric.gauge("outbox_oldest_pending_age_seconds", {
   description: "age of the oldest unpublished outbox row (0 when none)"
 })
+
+/** The lock's connection is gone, and the lock with it: stop publishing and compete again. */
+class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {}) {
+  override get message(): string {
+    return "the relay lock was lost"
+  }
+}
+
+/** A database round of the relay did not finish in time. */
+class RelayStalled extends Schema.TaggedError<RelayStalled>()("RelayStalled", { step: Schema.String }) {
+  override get message(): string {
+    return `the ${this.step} did not answer in time`
+  }
+}
 
 // Broker or database trouble: back off with jitter, never give up while the service runs.
 const onTrouble = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("10 seconds")]).pipe(
@@ -46,32 +60,51 @@ export const layer = Layer.effectDiscard(
     const keys = yield* IdempotencyKeys
     const config = yield* TasksConfig
 
-    /** Publishes one batch; returns how many rows it moved. Uninterruptible so SIGTERM lets it finish. */
-    const publishBatch = Effect.gen(function* () {
-      const rows = yield* outbox.nextBatch(config.relayBatchSize)
-      if (rows.length === 0) return 0
-      yield* publisher.publishBatch(rows.map(toMessage)).pipe(Effect.timeout(config.relayPublishTimeout))
-      yield* outbox.markPublished(rows.map((row) => row.seq))
-      yield* Metric.update(published, rows.length)
-      return rows.length
-    }).pipe(Effect.uninterruptible)
+    /** A database round of the relay, bounded so a stuck Postgres cannot hold a batch (or shutdown) forever. */
+    const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
+      effect.pipe(
+        Effect.timeoutOrElse({
+          duration: config.databaseTimeout,
+          orElse: () => Effect.fail(new RelayStalled({ step: "database" }))
+        })
+      )
 
-    const drain: Effect.Effect<void, unknown> = Effect.gen(function* () {
-      while ((yield* publishBatch) === config.relayBatchSize) {
-        // A full batch means more may be waiting: go on without sleeping.
-      }
-    })
+    /**
+     * Publishes one batch; returns how many rows it moved. The lease is checked before each batch,
+     * so a replica that lost the lock stops at once. Uninterruptible so SIGTERM lets it finish;
+     * every step in it is bounded.
+     */
+    const publishBatch = (verify: Effect.Effect<void, unknown>) =>
+      Effect.gen(function* () {
+        // The lock lives on one connection: if that connection is gone, so is the lock.
+        yield* bounded(verify).pipe(Effect.mapError(() => new LeaseLost()))
+        const rows = yield* bounded(outbox.nextBatch(config.relayBatchSize))
+        if (rows.length === 0) return 0
+        // Bounded by the publisher's confirm timeout (RELAY_PUBLISH_TIMEOUT).
+        yield* publisher.publishBatch(rows.map(toMessage))
+        yield* bounded(outbox.markPublished(rows.map((row) => row.seq)))
+        yield* Metric.update(published, rows.length)
+        return rows.length
+      }).pipe(Effect.uninterruptible)
+
+    const drain = (verify: Effect.Effect<void, unknown>) =>
+      Effect.gen(function* () {
+        while ((yield* publishBatch(verify)) === config.relayBatchSize) {
+          // A full batch means more may be waiting: go on without sleeping.
+        }
+      })
 
     /** While this replica holds the lock: drain, then sleep until notified or the poll interval passes. */
     const lead = (wake: Queue.Queue<void>, verify: Effect.Effect<void, unknown>) =>
       Effect.gen(function* () {
         yield* Effect.logInfo("outbox relay: leading")
         while (true) {
-          // The lock lives on one connection: if that connection is gone, so is the lock.
-          yield* verify
-          yield* drain.pipe(
-            Effect.tapError((error) => Effect.logWarning("outbox relay: publishing failed, will retry", error)),
-            Effect.retry(onTrouble)
+          yield* drain(verify).pipe(
+            Effect.tapError((error) =>
+              error._tag === "LeaseLost" ? Effect.void : Effect.logWarning(`outbox relay: ${error.message}; will retry`)
+            ),
+            // Broker or database trouble is retried while leading; a lost lease ends leadership.
+            Effect.retry({ schedule: onTrouble, while: (error) => error._tag !== "LeaseLost" })
           )
           yield* Queue.take(wake).pipe(Effect.timeoutOption(config.relayPollInterval))
         }
