@@ -22,7 +22,8 @@ export interface DependencyStatus {
 }
 
 export interface ReadinessReport {
-  readonly status: "ready" | "not_ready" | "draining"
+  /** "degraded": ready, but a dependency the service can work without is down (it stays in rotation). */
+  readonly status: "ready" | "degraded" | "not_ready" | "draining"
   readonly dependencies: Record<string, DependencyStatus>
 }
 
@@ -50,7 +51,11 @@ const run = (check: Check): Effect.Effect<DependencyStatus> =>
 export class Readiness extends Context.Service<
   Readiness,
   {
-    readonly register: (name: string, check: Check) => Effect.Effect<void>
+    /**
+     * `essential: false` for a dependency the service keeps working without (the broker, for a
+     * service with an outbox): its failure reports "degraded" but keeps the service ready.
+     */
+    readonly register: (name: string, check: Check, options?: { readonly essential?: boolean }) => Effect.Effect<void>
     readonly report: Effect.Effect<ReadinessReport>
     /** From now on report "draining": the service is shutting down and takes no new work. */
     readonly drain: Effect.Effect<void>
@@ -59,25 +64,28 @@ export class Readiness extends Context.Service<
   static readonly layer = Layer.effect(
     Readiness,
     Effect.gen(function* () {
-      const checks = yield* Ref.make(new Map<string, Check>())
+      const checks = yield* Ref.make(new Map<string, { readonly check: Check; readonly essential: boolean }>())
       const draining = yield* Ref.make(false)
       return Readiness.of({
-        register: (name, check) => Ref.update(checks, (all) => new Map(all).set(name, check)),
+        register: (name, check, options) =>
+          Ref.update(checks, (all) => new Map(all).set(name, { check, essential: options?.essential ?? true })),
         drain: Ref.set(draining, true),
         report: Effect.gen(function* () {
           const entries = [...(yield* Ref.get(checks))]
           const results = yield* Effect.forEach(
             entries,
-            ([name, check]) => Effect.map(run(check), (status) => [name, status] as const),
+            ([name, { check, essential }]) => Effect.map(run(check), (status) => [name, status, essential] as const),
             { concurrency: "unbounded" }
           )
-          const allUp = results.every(([, s]) => s.status === "up")
+          const down = results.filter(([, s]) => s.status === "down")
           const status: ReadinessReport["status"] = (yield* Ref.get(draining))
             ? "draining"
-            : allUp
-              ? "ready"
-              : "not_ready"
-          return { status, dependencies: Object.fromEntries(results) }
+            : down.some(([, , essential]) => essential)
+              ? "not_ready"
+              : down.length > 0
+                ? "degraded"
+                : "ready"
+          return { status, dependencies: Object.fromEntries(results.map(([name, s]) => [name, s])) }
         })
       })
     })
@@ -92,7 +100,8 @@ export const routes = Layer.mergeAll(
     "/readyz",
     Effect.gen(function* () {
       const report = yield* (yield* Readiness).report
-      return HttpServerResponse.jsonUnsafe(report, { status: report.status === "ready" ? 200 : 503 })
+      const inRotation = report.status === "ready" || report.status === "degraded"
+      return HttpServerResponse.jsonUnsafe(report, { status: inRotation ? 200 : 503 })
     })
   ),
   PrometheusMetrics.layerHttp({ path: "/metrics" })

@@ -41,4 +41,13 @@ describe("Health.Readiness", () => {
       })
     }).pipe(Effect.provide(Health.Readiness.layer))
   )
+
+  it.effect("a non-essential dependency that is down degrades the service but keeps it ready", () =>
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      yield* readiness.register("postgres", Effect.succeed({}))
+      yield* readiness.register("rabbitmq", Effect.fail(new BrokerDown({ detail: "x" })), { essential: false })
+      assert.strictEqual((yield* readiness.report).status, "degraded")
+    }).pipe(Effect.provide(Health.Readiness.layer))
+  )
 })

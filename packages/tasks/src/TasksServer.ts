@@ -25,20 +25,28 @@ export interface Options {
   readonly connectionName?: string
 }
 
-/** `/readyz`: Postgres answers (with the outbox backlog as figures) and RabbitMQ is connected. */
+/** `/readyz`: Postgres answers (with the outbox backlog as figures); RabbitMQ down only degrades. */
 const readinessChecks = Layer.effectDiscard(
   Effect.gen(function* () {
     const readiness = yield* Health.Readiness
     const sql = yield* SqlClient.SqlClient
     const outbox = yield* OutboxStore
     const amqp = yield* AmqpConnection.AmqpConnection
+    const publisher = yield* EventPublisher.EventPublisher
     yield* readiness.register(
       "postgres",
       Effect.andThen(sql`SELECT 1`, outbox.stats).pipe(
         Effect.map((stats) => ({ outbox_pending: stats.pending, outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0 }))
       )
     )
-    yield* readiness.register("rabbitmq", Effect.as(amqp.check, {}))
+    // Not essential: while the broker is away, writes go on into the outbox (that is what it is for).
+    yield* readiness.register(
+      "rabbitmq",
+      Effect.flatMap(publisher.isReady, (ready) =>
+        ready ? Effect.succeed({}) : amqp.check.pipe(Effect.as({ publisher: "reopening" }))
+      ),
+      { essential: false }
+    )
     // Shutdown begins by releasing this layer: stop looking ready before anything closes.
     yield* Effect.addFinalizer(() => readiness.drain)
   })

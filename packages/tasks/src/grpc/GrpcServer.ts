@@ -68,7 +68,7 @@ const healthReporter = (health: HealthImplementation) =>
   Effect.gen(function* () {
     const readiness = yield* Health.Readiness
     const report = yield* readiness.report
-    const serving = report.status === "ready" ? "SERVING" : "NOT_SERVING"
+    const serving = report.status === "ready" || report.status === "degraded" ? "SERVING" : "NOT_SERVING"
     health.setStatus("", serving)
     health.setStatus(SERVICE_NAME, serving)
   }).pipe(
