@@ -3,6 +3,7 @@
  * headers). Until OpenTelemetry spans carry it, this is what links a request to its event.
  */
 import { randomBytes } from "node:crypto"
+import { Tracer } from "effect"
 
 export interface TraceContext {
   readonly traceparent?: string
@@ -36,3 +37,15 @@ export const continueOrStart = (incoming: TraceContext): ActiveTrace => {
   const fresh = newTraceId()
   return { trace_id: fresh, traceparent: `00-${fresh}-${newSpanId()}-01` }
 }
+
+/** The parent span a valid incoming `traceparent` names, for continuing that trace in this process. */
+export const parentOf = (traceparent: string | undefined) => {
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim())
+  return match?.[1] === undefined || match[2] === undefined
+    ? undefined
+    : Tracer.externalSpan({ traceId: match[1], spanId: match[2], sampled: traceparent?.trim().endsWith("01") ?? true })
+}
+
+/** The W3C header of a span: how this process's trace continues in the next hop. */
+export const traceparentOf = (span: { readonly traceId: string; readonly spanId: string }): string =>
+  `00-${span.traceId}-${span.spanId}-01`

@@ -104,7 +104,16 @@ export class Tasks extends Context.Service<
 
       const commit = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
         Effect.gen(function* () {
-          const active = TraceContext.continueOrStart(trace)
+          // The current span (the RPC's, continuing the caller's trace) names the trace the event joins.
+          const span = yield* Effect.option(Effect.currentSpan)
+          const active = Option.match(span, {
+            onNone: () => TraceContext.continueOrStart(trace),
+            onSome: (s) => ({
+              trace_id: s.traceId,
+              traceparent: TraceContext.traceparentOf(s),
+              ...(trace.tracestate === undefined ? {} : { tracestate: trace.tracestate })
+            })
+          })
           const rows = yield* Effect.forEach(decision.events, (change) =>
             Effect.map(Ids.eventId, (event_id) => ({
               envelope: toEnvelope(change, { event_id, trace_id: active.trace_id }),

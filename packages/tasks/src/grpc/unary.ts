@@ -7,7 +7,7 @@
 
 import { randomUUID } from "node:crypto"
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
-import type { TraceContext } from "@workstream/platform"
+import { TraceContext } from "@workstream/platform"
 import { Cause, type Context, Duration, Effect, Exit, Metric } from "effect"
 import type { GrpcFailure } from "./errorStatus.ts"
 
@@ -60,6 +60,7 @@ export const makeUnary =
   <Req, Res>(method: string, handler: (request: Req, call: CallContext) => Effect.Effect<Res, GrpcFailure, R>) =>
   (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     const ctx = callContext(call.metadata)
+    const parent = TraceContext.parentOf(ctx.trace.traceparent)
     const budget = remaining(call.getDeadline())
     const started = performance.now()
     const bounded = Number.isFinite(budget)
@@ -79,6 +80,8 @@ export const makeUnary =
       Effect.tapCause((cause) => (Cause.hasDies(cause) ? Effect.logError("gRPC handler failed", cause) : Effect.void)),
       Effect.withSpan(`workstream.tasks.v1.TasksService/${method}`, {
         kind: "server",
+        // Continue the caller's trace, so log lines and the event carry the request's trace id.
+        ...(parent === undefined ? {} : { parent }),
         attributes: { "rpc.system": "grpc", "rpc.method": method }
       }),
       Effect.annotateLogs({ request_id: ctx.requestId, rpc: method })

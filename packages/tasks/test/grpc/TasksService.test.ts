@@ -52,7 +52,9 @@ layer(TasksUnderTest.layer, { timeout: "60 seconds", excludeTestServices: true }
         assert.strictEqual(message?.messageId, event.event_id)
         assert.strictEqual(message?.routingKey, "workstream.task.created.v1")
         assert.isTrue(message?.persistent)
-        assert.strictEqual(message?.headers.traceparent, TRACEPARENT)
+        // The event joins the caller's trace as a child of the RPC's span: same trace id, its own span id.
+        assert.match(String(message?.headers.traceparent), /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+        assert.notStrictEqual(message?.headers.traceparent, TRACEPARENT)
         assert.strictEqual(event.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736")
         assert.deepStrictEqual(yield* outboxRows(task?.id ?? ""), [
           { event_type: "workstream.task.created.v1", published: true }
