@@ -4,9 +4,10 @@
  * with an idempotency key), and a circuit breaker so an outage fails fast with 503.
  */
 import * as grpc from "@grpc/grpc-js"
+import { TraceContext } from "@workstream/platform"
 import type { UnaryMethod } from "@workstream/proto"
 import * as Proto from "@workstream/proto"
-import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.ts"
 
 /** A call that ended with a gRPC status other than OK. */
@@ -82,21 +83,29 @@ export class TasksClient extends Context.Service<
         )
 
         const attempt = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, ctx: CallContext, deadline: number) =>
-          Effect.callback<Res, UpstreamFailure>((resume) => {
-            const metadata = new grpc.Metadata()
-            metadata.set("x-request-id", ctx.requestId)
-            if (ctx.traceparent !== undefined) metadata.set("traceparent", ctx.traceparent)
-            if (ctx.tracestate !== undefined) metadata.set("tracestate", ctx.tracestate)
-            const call = method.call(client, request, metadata, { deadline }, (error, response) =>
-              resume(
-                error
-                  ? Effect.fail(new UpstreamFailure({ code: error.code, details: error.details }))
-                  : Effect.succeed(response)
+          // The gateway's own client span carries the trace on (it continues the client's, if any),
+          // so the gateway, tasks and the event share one trace id even when the client sent none.
+          Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+            Effect.callback<Res, UpstreamFailure>((resume) => {
+              const traceparent = Option.match(span, {
+                onNone: () => ctx.traceparent,
+                onSome: TraceContext.traceparentOf
+              })
+              const metadata = new grpc.Metadata()
+              metadata.set("x-request-id", ctx.requestId)
+              if (traceparent !== undefined) metadata.set("traceparent", traceparent)
+              if (ctx.tracestate !== undefined) metadata.set("tracestate", ctx.tracestate)
+              const call = method.call(client, request, metadata, { deadline }, (error, response) =>
+                resume(
+                  error
+                    ? Effect.fail(new UpstreamFailure({ code: error.code, details: error.details }))
+                    : Effect.succeed(response)
+                )
               )
-            )
-            // An abandoned request (client gone, gateway shutting down) cancels the call upstream.
-            return Effect.sync(() => call.cancel())
-          })
+              // An abandoned request (client gone, gateway shutting down) cancels the call upstream.
+              return Effect.sync(() => call.cancel())
+            })
+          )
 
         const unary =
           <Req, Res>(name: string, method: UnaryMethod<Req, Res>, retryable: (request: Req) => boolean) =>

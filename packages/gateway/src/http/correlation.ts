@@ -17,7 +17,10 @@ export const layer = HttpRouter.middleware(
       const offered = request.headers["x-request-id"]
       const requestId = offered !== undefined && REQUEST_ID.test(offered) ? offered : randomUUID()
       const traceId = TraceContext.traceIdOf(request.headers.traceparent)
+      const parent = TraceContext.parentOf(request.headers.traceparent)
       const response = yield* app.pipe(
+        // Spans of this request (the call to tasks among them) continue the client's trace.
+        (effect) => (parent === undefined ? effect : Effect.withParentSpan(effect, parent)),
         Effect.provideService(
           HttpServerRequest.HttpServerRequest,
           request.modify({ headers: Headers.set(request.headers, "x-request-id", requestId) })
