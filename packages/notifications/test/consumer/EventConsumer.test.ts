@@ -7,6 +7,7 @@ import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, Result, Sched
 import { Redis } from "ioredis"
 import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
 import { dedupeInRedis, NotificationRecords, recordsInMemory, StoreUnavailable } from "../../src/index.ts"
+import { replay } from "../../src/replay/DlqReplay.ts"
 
 const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -276,5 +277,58 @@ describe("the notifications consumer", () => {
         assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
       })
     )
+  )
+
+  it.live(
+    "DLQ replay: a dry run changes nothing; a replayed event is recorded once, and replaying it again records nothing new",
+    () =>
+      withSystem((topology) =>
+        Effect.gen(function* () {
+          const records = yield* NotificationRecords
+          const event = yield* createdEvent
+          // As if it had been dead-lettered during a store outage: valid, and in the DLQ.
+          const deadLetter = () =>
+            Effect.promise(async () => {
+              const connection = await amqp.connect(AMQP_URL)
+              const channel = await connection.createConfirmChannel()
+              channel.sendToQueue(topology.deadLetterQueue.name, Buffer.from(encodeEvent(event)), {
+                persistent: true,
+                messageId: event.event_id,
+                headers: { "x-reason": "retries exhausted", "x-original-routing-key": event.event_type }
+              })
+              await channel.waitForConfirms()
+              await connection.close()
+            })
+          const depth = Effect.promise(async () => {
+            const connection = await amqp.connect(AMQP_URL)
+            const { messageCount } = await (await connection.createChannel()).checkQueue(topology.deadLetterQueue.name)
+            await connection.close()
+            return messageCount
+          })
+          yield* publish("workstream.task.created.v1", "{poison", `poison-${unique()}`)
+          yield* deadLetter()
+          yield* waitFor(depth, (n) => n === 2)
+
+          const dry = yield* replay({ amqpUrl: AMQP_URL, topology, dryRun: true })
+          assert.strictEqual(dry.length, 2)
+          assert.strictEqual(yield* depth, 2)
+          assert.isTrue(Option.isNone(yield* records.get(event.event_id)))
+
+          const done = yield* replay({ amqpUrl: AMQP_URL, topology, eventId: event.event_id, dryRun: false })
+          assert.deepStrictEqual(
+            done.map((d) => d.eventId),
+            [event.event_id]
+          )
+          yield* waitFor(records.get(event.event_id), Option.isSome)
+          assert.strictEqual(yield* depth, 1)
+
+          yield* deadLetter()
+          yield* waitFor(depth, (n) => n === 2)
+          yield* replay({ amqpUrl: AMQP_URL, topology, eventId: event.event_id, dryRun: false })
+          yield* waitFor(depth, (n) => n === 1)
+          yield* Effect.sleep("500 millis")
+          assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+        })
+      )
   )
 })
