@@ -13,7 +13,7 @@ import * as EventConsumer from "./consumer/EventConsumer.ts"
 import { DedupeStore } from "./dedupe/DedupeStore.ts"
 import { dedupeInRedis } from "./dedupe/redis.ts"
 import { Api } from "./http/Api.ts"
-import { NotificationsHandlers } from "./http/NotificationsHandlers.ts"
+import { DeadLettersHandlers, NotificationsHandlers } from "./http/NotificationsHandlers.ts"
 import type { NotificationsSettings } from "./NotificationsConfig.ts"
 import { recordsInMemory } from "./store/memory.ts"
 import { recordsInMongo } from "./store/mongo.ts"
@@ -72,7 +72,7 @@ export const layer = (settings: NotificationsSettings, options: Options = {}) =>
     })
   )
   const api = HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
-    Layer.provide(NotificationsHandlers),
+    Layer.provide(Layer.mergeAll(NotificationsHandlers, DeadLettersHandlers)),
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   )
   const http = HttpRouter.serve(Layer.mergeAll(api, Health.routes), { disableLogger: true }).pipe(

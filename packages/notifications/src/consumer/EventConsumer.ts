@@ -12,11 +12,25 @@
  * re-consumes by itself after a reconnect; on shutdown it cancels the consumer and lets in-flight
  * messages finish.
  */
+
+import { Ids } from "@workstream/domain"
 import { AmqpConnection, Topology } from "@workstream/platform"
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
-import { Cause, Deferred, Effect, FiberSet, Layer, Metric, Option, type Schedule, Schema, Stream } from "effect"
+import {
+  Cause,
+  DateTime,
+  Deferred,
+  Effect,
+  FiberSet,
+  Layer,
+  Metric,
+  Option,
+  type Schedule,
+  Schema,
+  Stream
+} from "effect"
 import type { DedupeStore } from "../dedupe/DedupeStore.ts"
-import type { NotificationRecords } from "../store/NotificationRecords.ts"
+import { NotificationRecords } from "../store/NotificationRecords.ts"
 import { processEvent, type TransientFailure } from "./processEvent.ts"
 
 export const ATTEMPTS_HEADER = "x-workstream-attempts"
@@ -67,6 +81,44 @@ export const layer = (options: Options) =>
       const connection = yield* AmqpConnection.AmqpConnection
       const { topology } = options
 
+      const records = yield* NotificationRecords
+
+      /**
+       * Copies the message to the DLQ with why (confirmed), then keeps a record of it for the debug
+       * API. The DLQ is the source of truth: a record that cannot be written is logged, not retried.
+       */
+      const deadLetter = (
+        channel: ConfirmChannel,
+        message: ConsumeMessage,
+        why: {
+          readonly reason: string
+          readonly stage: "decode" | "process"
+          readonly attempts: number
+          readonly lastError?: string
+        }
+      ) =>
+        Effect.gen(function* () {
+          yield* copyTo(channel, topology.deadLetterQueue.name, message, {
+            "x-reason": why.reason.slice(0, 1000),
+            "x-stage": why.stage,
+            "x-original-routing-key": message.fields.routingKey,
+            [ATTEMPTS_HEADER]: why.attempts,
+            ...(why.lastError === undefined ? {} : { "x-last-error": why.lastError })
+          })
+          yield* records
+            .recordDeadLetter({
+              id: yield* Ids.uuidv7,
+              event_id: String(message.properties.messageId ?? ""),
+              routing_key: message.fields.routingKey,
+              reason: why.reason.slice(0, 1000),
+              stage: why.stage,
+              attempts: why.attempts,
+              dead_lettered_at: yield* DateTime.now
+            })
+            .pipe(Effect.catch((error) => Effect.logWarning(`dead letter not recorded: ${error.message}`)))
+          yield* count("dead_lettered")
+        })
+
       const settle = (channel: ConfirmChannel, message: ConsumeMessage) =>
         Effect.gen(function* () {
           const attempts = attemptsOf(message)
@@ -77,14 +129,8 @@ export const layer = (options: Options) =>
           if (outcome._tag === "Success") {
             const result = outcome.success
             if (result._tag === "Poison") {
-              yield* copyTo(channel, topology.deadLetterQueue.name, message, {
-                "x-reason": result.reason.slice(0, 1000),
-                "x-stage": result.stage,
-                "x-original-routing-key": message.fields.routingKey,
-                [ATTEMPTS_HEADER]: attempts
-              })
+              yield* deadLetter(channel, message, { reason: result.reason, stage: result.stage, attempts })
               yield* Effect.logWarning(`dead-lettered a poison message: ${result.reason}`)
-              yield* count("dead_lettered")
             } else {
               yield* count(result._tag === "Recorded" ? "recorded" : "duplicate")
             }
@@ -95,15 +141,13 @@ export const layer = (options: Options) =>
               yield* copyTo(channel, retry.name, message, { [ATTEMPTS_HEADER]: attempts, "x-last-error": lastError })
               yield* count("retried")
             } else {
-              yield* copyTo(channel, topology.deadLetterQueue.name, message, {
-                "x-reason": "retries exhausted",
-                "x-stage": "process",
-                "x-last-error": lastError,
-                "x-original-routing-key": message.fields.routingKey,
-                [ATTEMPTS_HEADER]: attempts
+              yield* deadLetter(channel, message, {
+                reason: "retries exhausted",
+                stage: "process",
+                attempts,
+                lastError
               })
               yield* Effect.logError(`dead-lettered after ${attempts} attempts: ${lastError}`)
-              yield* count("dead_lettered")
             }
           }
           channel.ack(message)

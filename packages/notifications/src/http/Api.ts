@@ -2,7 +2,7 @@
 import { EventType, TaskId } from "@workstream/domain"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiError, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
-import { NotificationRecord } from "../store/NotificationRecords.ts"
+import { DeadLetter, NotificationRecord } from "../store/NotificationRecords.ts"
 
 export class RecordNotFoundProblem extends HttpApiError.Problem<RecordNotFoundProblem>()("RecordNotFoundProblem", {
   type: "urn:workstream:problem:notification-not-found",
@@ -23,6 +23,21 @@ export const RecordPage = Schema.Struct({
   /** Pass as `cursor` for the next page; null on the last page. */
   next_cursor: Schema.NullOr(Schema.String)
 }).annotate({ identifier: "NotificationPage" })
+
+export const DeadLetterPage = Schema.Struct({
+  items: Schema.Array(DeadLetter),
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotate({ identifier: "DeadLetterPage" })
+
+export class DeadLettersGroup extends HttpApiGroup.make("deadLetters")
+  .add(
+    HttpApiEndpoint.get("list", "/", {
+      query: { limit: Schema.optional(Limit), cursor: Schema.optional(EventId) },
+      success: DeadLetterPage,
+      error: StoreUnavailableProblem
+    })
+  )
+  .prefix("/api/v1/dead-letters") {}
 
 export class NotificationsGroup extends HttpApiGroup.make("notifications")
   .add(
@@ -46,5 +61,6 @@ export class NotificationsGroup extends HttpApiGroup.make("notifications")
 
 export class Api extends HttpApi.make("workstream-notifications")
   .add(NotificationsGroup)
+  .add(DeadLettersGroup)
   .middleware(HttpApiMiddleware.ProblemDetails)
   .annotate(HttpApi.ParseOptions, { errors: "all" }) {}

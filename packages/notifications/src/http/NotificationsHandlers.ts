@@ -39,3 +39,19 @@ export const NotificationsHandlers = HttpApiBuilder.group(
       )
   })
 )
+
+export const DeadLettersHandlers = HttpApiBuilder.group(
+  Api,
+  "deadLetters",
+  Effect.fn(function* (handlers) {
+    const records = yield* NotificationRecords
+    return handlers.handle("list", ({ query }) =>
+      Effect.gen(function* () {
+        const limit = query.limit ?? DEFAULT_LIMIT
+        const found = yield* records.listDeadLetters({ after: query.cursor, limit: limit + 1 })
+        const items = found.slice(0, limit)
+        return { items, next_cursor: found.length > limit ? (items.at(-1)?.id ?? null) : null }
+      }).pipe(Effect.mapError(() => new StoreUnavailableProblem({})))
+    )
+  })
+)

@@ -35,6 +35,28 @@ export const fromDocument = Schema.decodeUnknownEffect(RecordDocument)
 
 export type RecordOutcome = "recorded" | "duplicate"
 
+/** What the consumer dead-lettered, kept for the debug API (the DLQ itself stays the source of truth). */
+export const DeadLetter = Schema.Struct({
+  /** UUIDv7 of the dead-lettering: time-ordered, the listing's cursor. */
+  id: Schema.String.check(Schema.isUUID()),
+  /** The message id, which for poison may be anything, or empty. */
+  event_id: Schema.String,
+  routing_key: Schema.String,
+  reason: Schema.String,
+  stage: Schema.Literals(["decode", "process"]),
+  attempts: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  dead_lettered_at: Schema.DateTimeUtc
+}).annotate({ identifier: "DeadLetter" })
+export type DeadLetter = typeof DeadLetter.Type
+
+export const DeadLetterDocument = Schema.Struct({ ...DeadLetter.fields, dead_lettered_at: Schema.DateTimeUtcFromDate })
+export const toDeadLetterDocument = Schema.encodeSync(DeadLetterDocument)
+export const fromDeadLetterDocument = Schema.decodeUnknownEffect(DeadLetterDocument)
+
+/** Dead letters after a cursor, in time order. */
+export const deadLetterQueryOf = (after: string | undefined): Record<string, unknown> =>
+  after === undefined ? {} : { id: { $gt: after } }
+
 export interface ListFilter {
   readonly task_id?: TaskId | undefined
   readonly event_type?: EventType | undefined
@@ -70,5 +92,10 @@ export class NotificationRecords extends Context.Service<
     readonly get: (eventId: string) => Effect.Effect<Option.Option<NotificationRecord>, StoreUnavailable>
     /** Records in event_id order; `limit` at most. */
     readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<NotificationRecord>, StoreUnavailable>
+    readonly recordDeadLetter: (deadLetter: DeadLetter) => Effect.Effect<void, StoreUnavailable>
+    readonly listDeadLetters: (filter: {
+      readonly after?: string | undefined
+      readonly limit: number
+    }) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreUnavailable>
   }
 >()("@workstream/notifications/NotificationRecords") {}

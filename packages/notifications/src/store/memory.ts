@@ -5,7 +5,15 @@
  */
 import { Effect, Layer, Ref } from "effect"
 import { find } from "mingo"
-import { fromDocument, NotificationRecords, queryOf, toDocument } from "./NotificationRecords.ts"
+import {
+  deadLetterQueryOf,
+  fromDeadLetterDocument,
+  fromDocument,
+  NotificationRecords,
+  queryOf,
+  toDeadLetterDocument,
+  toDocument
+} from "./NotificationRecords.ts"
 
 type Document = ReturnType<typeof toDocument>
 
@@ -15,6 +23,7 @@ export const recordsInMemory = Layer.effect(
     // Keyed by event_id: the unique index of the real store.
     const documents = yield* Ref.make(new Map<string, Document>())
     const decode = (document: unknown) => Effect.orDie(fromDocument(document))
+    const deadLetters = yield* Ref.make<ReadonlyArray<ReturnType<typeof toDeadLetterDocument>>>([])
 
     return NotificationRecords.of({
       record: (record) =>
@@ -35,6 +44,17 @@ export const recordsInMemory = Layer.effect(
               .limit(filter.limit)
               .all(),
             decode
+          )
+        ),
+      recordDeadLetter: (deadLetter) => Ref.update(deadLetters, (all) => [...all, toDeadLetterDocument(deadLetter)]),
+      listDeadLetters: ({ after, limit }) =>
+        Effect.flatMap(Ref.get(deadLetters), (all) =>
+          Effect.forEach(
+            find([...all], deadLetterQueryOf(after))
+              .sort({ id: 1 })
+              .limit(limit)
+              .all(),
+            (document) => Effect.orDie(fromDeadLetterDocument(document))
           )
         )
     })

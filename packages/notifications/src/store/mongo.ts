@@ -6,11 +6,14 @@ import { Duration, Effect, Layer, type Redacted } from "effect"
 import * as RedactedValue from "effect/Redacted"
 import { MongoClient, MongoServerError } from "mongodb"
 import {
+  deadLetterQueryOf,
+  fromDeadLetterDocument,
   fromDocument,
   NotificationRecords,
   queryOf,
   type RecordOutcome,
   StoreUnavailable,
+  toDeadLetterDocument,
   toDocument
 } from "./NotificationRecords.ts"
 
@@ -43,6 +46,9 @@ export const recordsInMongo = (options: MongoOptions) =>
         (c) => Effect.promise(() => c.close())
       )
       const collection = client.db(options.database).collection(options.collection ?? "notifications")
+      const deadLetters = client
+        .db(options.database)
+        .collection(`${options.collection ?? "notifications"}_dead_letters`)
 
       const run = <A>(operation: string, f: () => Promise<A>) =>
         Effect.tryPromise({ try: f, catch: (cause) => new StoreUnavailable({ operation, cause }) }).pipe(
@@ -59,6 +65,9 @@ export const recordsInMongo = (options: MongoOptions) =>
           { key: { task_id: 1, event_id: 1 }, name: "task_id_event_id" },
           { key: { event_type: 1, event_id: 1 }, name: "event_type_event_id" }
         ])
+      )
+      yield* run("createIndexes", () =>
+        deadLetters.createIndexes([{ key: { id: 1 }, name: "id_unique", unique: true }])
       )
 
       return NotificationRecords.of({
@@ -87,6 +96,23 @@ export const recordsInMongo = (options: MongoOptions) =>
                 .toArray()
             ),
             (documents) => Effect.forEach(documents, decode)
+          ),
+        recordDeadLetter: (deadLetter) =>
+          Effect.asVoid(
+            run("recordDeadLetter", () =>
+              deadLetters.insertOne({ ...toDeadLetterDocument(deadLetter) }, { maxTimeMS: ms })
+            )
+          ),
+        listDeadLetters: ({ after, limit }) =>
+          Effect.flatMap(
+            run("listDeadLetters", () =>
+              deadLetters
+                .find(deadLetterQueryOf(after), { projection: { _id: 0 }, maxTimeMS: ms })
+                .sort({ id: 1 })
+                .limit(limit)
+                .toArray()
+            ),
+            (documents) => Effect.forEach(documents, (d) => Effect.orDie(fromDeadLetterDocument(d)))
           )
       })
     })

@@ -209,6 +209,11 @@ describe("the notifications consumer", () => {
             assert.strictEqual(headers["x-original-routing-key"], poison[i]?.[0])
             assert.strictEqual(message.content.toString(), poison[i]?.[1])
           }
+          const kept = yield* records.listDeadLetters({ limit: 10 })
+          assert.deepStrictEqual(
+            kept.map((d) => [d.routing_key, d.stage]),
+            poison.map(([key]) => [key, "decode"])
+          )
         })
       )
   )

@@ -116,6 +116,11 @@ describe("the notifications service", () => {
           assert.strictEqual(reply.status, 400, bad)
           assert.strictEqual(reply.type, "application/problem+json", bad)
         }
+        const deadLetters = yield* json(`http://127.0.0.1:${settings.httpPort}/api/v1/dead-letters?limit=5`)
+        assert.strictEqual(deadLetters.status, 200)
+        assert.deepStrictEqual(deadLetters.body, { items: [], next_cursor: null })
+        const badCursor = yield* json(`http://127.0.0.1:${settings.httpPort}/api/v1/dead-letters?cursor=%7B%24gt%7D`)
+        assert.strictEqual(badCursor.status, 400)
         const missing = yield* json(`${base}/01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90`)
         assert.strictEqual(missing.status, 404)
         const ready = yield* json(`http://127.0.0.1:${settings.httpPort}/readyz`)

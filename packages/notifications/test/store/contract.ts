@@ -85,5 +85,28 @@ export const contractSuite = (name: string, store: Layer.Layer<NotificationRecor
           )
         })
       )
+
+      it.effect("keeps every dead letter, listed in the order they happened, page by page", () =>
+        Effect.gen(function* () {
+          const store = yield* records
+          const now = yield* DateTime.now
+          const letters = yield* Effect.forEach([1, 2, 3], (attempts) =>
+            Effect.map(Ids.uuidv7, (id) => ({
+              id,
+              event_id: attempts === 1 ? "" : `not-a-uuid-${attempts}`,
+              routing_key: "workstream.task.created.v1",
+              reason: `reason ${attempts}`,
+              stage: attempts === 3 ? ("process" as const) : ("decode" as const),
+              attempts,
+              dead_lettered_at: now
+            }))
+          )
+          yield* Effect.forEach(letters, (letter) => store.recordDeadLetter(letter))
+          const page = yield* store.listDeadLetters({ after: letters[0]?.id, limit: 1 })
+          assert.deepStrictEqual(page, letters.slice(1, 2))
+          const rest = yield* store.listDeadLetters({ after: page[0]?.id, limit: 10 })
+          assert.deepStrictEqual(rest, letters.slice(2))
+        })
+      )
     }
   )
