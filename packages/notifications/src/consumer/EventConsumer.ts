@@ -46,6 +46,11 @@ export interface Options {
 const consumed = Metric.counter("notifications_events_consumed_total", {
   description: "messages consumed, by outcome (recorded, duplicate, retried, dead_lettered)"
 })
+const latency = Metric.histogram("notifications_processing_seconds", {
+  description: "time from delivery to ack (or hand-off to a retry queue or the DLQ)",
+  boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+})
+const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "messages being processed right now" })
 const count = (outcome: string) => Metric.update(consumed.pipe(Metric.withAttributes({ outcome })), 1)
 
 const attemptsOf = (message: ConsumeMessage): number => {
@@ -121,6 +126,14 @@ export const layer = (options: Options) =>
 
       const settle = (channel: ConfirmChannel, message: ConsumeMessage) =>
         Effect.gen(function* () {
+          const startedAt = performance.now()
+          yield* Metric.modify(inFlightGauge, 1)
+          yield* Effect.addFinalizer(() =>
+            Effect.andThen(
+              Metric.modify(inFlightGauge, -1),
+              Metric.update(latency, (performance.now() - startedAt) / 1000)
+            )
+          )
           const attempts = attemptsOf(message)
           const outcome = yield* processEvent(message.content.toString("utf8"), attempts).pipe(
             Effect.retry(options.inPlaceRetry),
@@ -152,6 +165,8 @@ export const layer = (options: Options) =>
           }
           channel.ack(message)
         }).pipe(
+          // The finalizer above (in-flight, latency) runs when this message is settled.
+          Effect.scoped,
           Effect.annotateLogs({ event_id: String(message.properties.messageId ?? "") }),
           // A copy that was not confirmed: no ack, so the broker redelivers the original.
           Effect.catchCause((cause) =>

@@ -4,7 +4,7 @@
  * changes nothing). Poison is an outcome, not a failure; a failure means "try again later".
  */
 import { decodeEvent } from "@workstream/domain"
-import { DateTime, Effect, Result } from "effect"
+import { DateTime, Effect, Metric, Result } from "effect"
 import { DedupeStore, type DedupeUnavailable } from "../dedupe/DedupeStore.ts"
 import { NotificationRecords, type StoreUnavailable } from "../store/NotificationRecords.ts"
 
@@ -12,6 +12,10 @@ export type Outcome =
   | { readonly _tag: "Recorded"; readonly eventId: string }
   | { readonly _tag: "Duplicate"; readonly eventId: string }
   | { readonly _tag: "Poison"; readonly stage: "decode"; readonly reason: string }
+
+const dedupeHits = Metric.counter("notifications_dedupe_hits_total", {
+  description: "redeliveries answered by the Redis fast path without touching the store"
+})
 
 export type TransientFailure = StoreUnavailable | DedupeUnavailable
 
@@ -24,7 +28,10 @@ export const processEvent = Effect.fn("NotificationConsumer.process")(function* 
   const event = decoded.success
   yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
   const dedupe = yield* DedupeStore
-  if (yield* dedupe.seen(event.event_id)) return { _tag: "Duplicate", eventId: event.event_id }
+  if (yield* dedupe.seen(event.event_id)) {
+    yield* Metric.update(dedupeHits, 1)
+    return { _tag: "Duplicate", eventId: event.event_id }
+  }
   const records = yield* NotificationRecords
   const outcome = yield* records.record({
     event_id: event.event_id,

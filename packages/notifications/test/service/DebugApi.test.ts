@@ -123,6 +123,12 @@ describe("the notifications service", () => {
         assert.strictEqual(badCursor.status, 400)
         const missing = yield* json(`${base}/01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90`)
         assert.strictEqual(missing.status, 404)
+        const metrics = yield* Effect.tryPromise(() =>
+          fetch(`http://127.0.0.1:${settings.httpPort}/metrics`).then((r) => r.text())
+        )
+        assert.match(metrics, /notifications_events_consumed_total\{[^}]*outcome="recorded"[^}]*\} 6/)
+        assert.include(metrics, "notifications_processing_seconds")
+        assert.include(metrics, "notifications_in_flight")
         const ready = yield* json(`http://127.0.0.1:${settings.httpPort}/readyz`)
         assert.deepStrictEqual(ready.body, {
           status: "ready",
