@@ -4,7 +4,7 @@
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Health } from "@workstream/platform"
+import { Health, HttpEdge } from "@workstream/platform"
 import { ByteSize, Duration, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpRouter } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware, HttpApiScalar } from "effect/http-api"
@@ -13,7 +13,6 @@ import type { GatewaySettings } from "./GatewayConfig.ts"
 import { TasksClient } from "./grpc/TasksClient.ts"
 import * as TasksHealth from "./grpc/TasksHealth.ts"
 import * as Correlation from "./http/correlation.ts"
-import * as ProblemResponses from "./http/problemResponses.ts"
 import { TasksHandlers } from "./http/TasksHandlers.ts"
 
 /** `/readyz`: ready only while the tasks service says SERVING. */
@@ -37,7 +36,7 @@ export const layer = (settings: GatewaySettings, options: { readonly host?: stri
     HttpApiScalar.layer(Api, { path: "/docs" }),
     Health.routes,
     Correlation.layer,
-    ProblemResponses.layer
+    HttpEdge.layer(Api)
   )
   const client = TasksClient.layer({
     target: settings.tasksTarget,

@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { AmqpConnection, Health, Topology } from "@workstream/platform"
+import { AmqpConnection, Health, HttpEdge, Topology } from "@workstream/platform"
 import { Effect, Layer, Option, Schedule } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware } from "effect/http-api"
@@ -75,7 +75,7 @@ export const layer = (settings: NotificationsSettings, options: Options = {}) =>
     Layer.provide(Layer.mergeAll(NotificationsHandlers, DeadLettersHandlers)),
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   )
-  const http = HttpRouter.serve(Layer.mergeAll(api, Health.routes), { disableLogger: true }).pipe(
+  const http = HttpRouter.serve(Layer.mergeAll(api, Health.routes, HttpEdge.layer(Api)), { disableLogger: true }).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: settings.httpPort, host: "0.0.0.0" }))
   )
   return Layer.mergeAll(

@@ -2,6 +2,7 @@
 export * as AmqpConnection from "./AmqpConnection.ts"
 export * as EventPublisher from "./EventPublisher.ts"
 export * as Health from "./Health.ts"
+export * as HttpEdge from "./HttpEdge.ts"
 export * as Logging from "./Logging.ts"
 export * as ServiceConfig from "./ServiceConfig.ts"
 export * as ServiceMain from "./ServiceMain.ts"

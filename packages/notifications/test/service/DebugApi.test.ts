@@ -121,6 +121,17 @@ describe("the notifications service", () => {
         assert.deepStrictEqual(deadLetters.body, { items: [], next_cursor: null })
         const badCursor = yield* json(`http://127.0.0.1:${settings.httpPort}/api/v1/dead-letters?cursor=%7B%24gt%7D`)
         assert.strictEqual(badCursor.status, 400)
+        for (const [path, status] of [
+          ["/api/v2/nothing", 404],
+          ["/api/v1/notifications?x=1", 200]
+        ] as const) {
+          const reply = yield* json(`http://127.0.0.1:${settings.httpPort}${path}`)
+          assert.strictEqual(reply.status, status, path)
+        }
+        const wrongMethod = yield* Effect.tryPromise(() => fetch(base, { method: "DELETE" }))
+        assert.strictEqual(wrongMethod.status, 405)
+        assert.strictEqual(wrongMethod.headers.get("content-type"), "application/problem+json")
+        assert.strictEqual(wrongMethod.headers.get("allow"), "GET")
         const missing = yield* json(`${base}/01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90`)
         assert.strictEqual(missing.status, 404)
         const metrics = yield* Effect.tryPromise(() =>
