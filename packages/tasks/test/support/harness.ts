@@ -20,13 +20,24 @@ export const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0
 const unique = () => randomBytes(5).toString("hex")
 
 /** A free loopback port (the OS picks it; a tiny race with other processes is acceptable in tests). */
-export const freePort = Effect.callback<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
+/** Whether nothing listens on this loopback port right now. */
+const bindable = (port: number) =>
+  Effect.callback<boolean>((resume) => {
+    const server = createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, "0.0.0.0", () => server.close(() => resume(Effect.succeed(true))))
   })
+
+/**
+ * A free port for a test server. Chosen below Linux's ephemeral range (32768-60999), so the
+ * outgoing connections of tests running beside it (Postgres, RabbitMQ, Redis clients) cannot
+ * take it between this check and the server's bind, as they could a port the OS handed out.
+ */
+export const freePort: Effect.Effect<number> = Effect.gen(function* () {
+  while (true) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (yield* bindable(port)) return port
+  }
 })
 
 /** A fresh database on the local server for the scope's lifetime; its URL. */
@@ -97,7 +108,10 @@ export class TasksUnderTest extends Context.Service<
       Effect.gen(function* () {
         const databaseUrl = yield* freshDatabase
         const topology = yield* freshTopology
-        const running = yield* startTasks(yield* settingsFor(databaseUrl, overrides), topology)
+        // Another test may bind the same free port in between: pick new ports and try again.
+        const running = yield* Effect.flatMap(settingsFor(databaseUrl, overrides), (settings) =>
+          startTasks(settings, topology)
+        ).pipe(Effect.retry({ times: 3, while: (error) => String(error).includes("EADDRINUSE") }))
         return { ...running, topology, databaseUrl }
       })
     )
