@@ -20,6 +20,7 @@ import {
   Cause,
   DateTime,
   Deferred,
+  Duration,
   Effect,
   FiberSet,
   Layer,
@@ -34,6 +35,9 @@ import { NotificationRecords } from "../store/NotificationRecords.ts"
 import { processEvent, type TransientFailure } from "./processEvent.ts"
 
 export const ATTEMPTS_HEADER = "x-workstream-attempts"
+
+/** Bound on each step of opening the consumer's channel. */
+const SETUP_TIMEOUT = Duration.seconds(10)
 
 export interface Options {
   readonly topology: Topology.Topology
@@ -174,22 +178,37 @@ export const layer = (options: Options) =>
           )
         )
 
-      /** One channel's life: consume until it closes; in-flight messages finish when the scope closes. */
+      /** One step of opening the channel, typed and bounded: a broker that does not answer is trouble. */
+      const setup = <A>(step: string, f: () => Promise<A>) =>
+        Effect.tryPromise({
+          try: f,
+          catch: (cause) => new AmqpConnection.BrokerUnavailable({ reason: `${step} failed: ${String(cause)}` })
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: SETUP_TIMEOUT,
+            orElse: () => Effect.fail(new AmqpConnection.BrokerUnavailable({ reason: `${step} timed out` }))
+          })
+        )
+
+      /**
+       * One channel's life: consume until it closes, then fail, so the retry below opens a new one.
+       * In-flight messages finish when the scope closes.
+       */
       const session = (model: ChannelModel) =>
         Effect.scoped(
           Effect.gen(function* () {
             const channel = yield* Effect.acquireRelease(
-              Effect.promise(() => model.createConfirmChannel()),
+              setup("opening a channel", () => model.createConfirmChannel()),
               (ch) => Effect.promise(() => ch.close().catch(() => undefined))
             )
             const closed = yield* Deferred.make<void>()
             channel.on("error", () => undefined)
             channel.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
             yield* Topology.declare(channel, topology)
-            yield* Effect.promise(() => channel.prefetch(options.prefetch))
+            yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
             const inFlight = yield* FiberSet.make()
             const run = yield* FiberSet.runtime(inFlight)<DedupeStore | NotificationRecords>()
-            const { consumerTag } = yield* Effect.promise(() =>
+            const { consumerTag } = yield* setup("consuming", () =>
               channel.consume(topology.queue.name, (message) => {
                 if (message !== null) run(settle(channel, message))
               })
@@ -204,7 +223,13 @@ export const layer = (options: Options) =>
             )
             yield* Effect.logInfo(`consuming ${topology.queue.name} (prefetch ${options.prefetch})`)
             yield* Deferred.await(closed)
+            // A channel can close while its connection lives on (a channel error): consume again.
+            return yield* new AmqpConnection.BrokerUnavailable({ reason: "the consumer's channel closed" })
           })
+        ).pipe(
+          Effect.tapError((error) => Effect.logWarning(`consumer: ${error.message}; reopening`)),
+          // Forever, until the connection changes (switchMap then interrupts this session).
+          Effect.retry(AmqpConnection.reconnectSchedule("200 millis", "5 seconds"))
         )
 
       yield* connection.changes.pipe(
