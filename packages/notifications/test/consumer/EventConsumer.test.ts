@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstream/domain"
-import { AmqpConnection, EventPublisher, Topology } from "@workstream/platform"
+import { AmqpConnection, EventPublisher, type Topology } from "@workstream/platform"
+import { freshTopologyWith } from "@workstream/tasks/testing"
 import amqp from "amqplib"
 import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, Result, Schedule } from "effect"
 import { Redis } from "ioredis"
@@ -82,11 +83,7 @@ const recordsThenFails = Layer.effect(
 ).pipe(Layer.provide(recordsInMemory))
 
 /** Consumer, publisher and stores on a topology of their own, with short retry delays. */
-const system = (records: Layer.Layer<NotificationRecords> = recordsInMemory) => {
-  const topology = Topology.make({
-    prefix: `test.${unique()}.`,
-    retryDelays: [Duration.millis(200), Duration.millis(400)]
-  })
+const system = (topology: Topology.Topology, records: Layer.Layer<NotificationRecords> = recordsInMemory) => {
   const connection = AmqpConnection.AmqpConnection.layer({
     url: AMQP_URL,
     connectionName: `ws-test-consumer-${unique()}`
@@ -104,22 +101,8 @@ const system = (records: Layer.Layer<NotificationRecords> = recordsInMemory) => 
     Layer.provideMerge(stores),
     Layer.provideMerge(connection)
   )
-  return { topology, live }
+  return live
 }
-
-/** Removes the test's exchange and queues from the broker. */
-const cleanUp = (topology: Topology.Topology) =>
-  Effect.addFinalizer(() =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const connection = yield* Effect.acquireRelease(
-          Effect.tryPromise(() => amqp.connect(AMQP_URL)),
-          (c) => Effect.promise(() => c.close())
-        )
-        yield* Topology.remove(yield* Effect.tryPromise(() => connection.createChannel()), topology)
-      })
-    ).pipe(Effect.ignore)
-  )
 
 const waitFor = <A>(check: Effect.Effect<A, unknown, NotificationRecords>, until: (a: A) => boolean) =>
   check.pipe(
@@ -151,9 +134,9 @@ const withSystem = <A>(
   records?: Layer.Layer<NotificationRecords>
 ) =>
   Effect.gen(function* () {
-    const { topology, live } = system(records)
-    yield* cleanUp(topology)
-    const context = yield* Layer.build(live)
+    // Its own names, short retry delays, removed from the broker when the test ends.
+    const topology = yield* freshTopologyWith({ retryDelays: [Duration.millis(200), Duration.millis(400)] })
+    const context = yield* Layer.build(system(topology, records))
     return yield* body(topology).pipe(Effect.provide(context))
   })
 

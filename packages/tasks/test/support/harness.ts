@@ -80,22 +80,27 @@ export const startTasks = (settings: TasksSettings, topology: Topology.Topology)
   })
 
 /** A topology with names of its own, removed from the broker when the scope closes. */
-export const freshTopology: Effect.Effect<Topology.Topology, unknown, Scope.Scope> = Effect.gen(function* () {
-  const topology = Topology.make({ prefix: `test.${unique()}.` })
-  yield* Effect.addFinalizer(() =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const connection = yield* Effect.acquireRelease(
-          Effect.tryPromise(() => amqp.connect(AMQP_URL)),
-          (c) => Effect.promise(() => c.close())
-        )
-        const channel = yield* Effect.tryPromise(() => connection.createChannel())
-        yield* Topology.remove(channel, topology)
-      })
-    ).pipe(Effect.ignore)
-  )
-  return topology
-})
+export const freshTopologyWith = (
+  options: Omit<Topology.Options, "prefix"> = {}
+): Effect.Effect<Topology.Topology, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const topology = Topology.make({ ...options, prefix: `test.${unique()}.` })
+    yield* Effect.addFinalizer(() =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const connection = yield* Effect.acquireRelease(
+            Effect.tryPromise(() => amqp.connect(AMQP_URL)),
+            (c) => Effect.promise(() => c.close())
+          )
+          const channel = yield* Effect.tryPromise(() => connection.createChannel())
+          yield* Topology.remove(channel, topology)
+        })
+      ).pipe(Effect.ignore)
+    )
+    return topology
+  })
+
+export const freshTopology = freshTopologyWith()
 
 /** One tasks service per test file, with everything it owns, for `layer(TasksUnderTest.layer)`. */
 export class TasksUnderTest extends Context.Service<
