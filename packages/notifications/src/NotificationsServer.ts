@@ -5,19 +5,19 @@
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { AmqpConnection, Health, HttpEdge, Topology } from "@workstream/platform"
+import { AmqpConnection, EventSource, Health, HttpEdge, Topology } from "@workstream/platform"
 import { Effect, Layer, Option, Schedule } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware } from "effect/http-api"
 import * as EventConsumer from "./consumer/EventConsumer.ts"
-import { DedupeStore } from "./dedupe/DedupeStore.ts"
+import { DedupeStore, type DedupeUnavailable } from "./dedupe/DedupeStore.ts"
 import { dedupeInRedis } from "./dedupe/redis.ts"
 import { Api } from "./http/Api.ts"
 import { DeadLettersHandlers, NotificationsHandlers } from "./http/NotificationsHandlers.ts"
 import type { NotificationsSettings } from "./NotificationsConfig.ts"
 import { recordsInMemory } from "./store/memory.ts"
 import { recordsInMongo } from "./store/mongo.ts"
-import { NotificationRecords } from "./store/NotificationRecords.ts"
+import { NotificationRecords, type StoreUnavailable } from "./store/NotificationRecords.ts"
 
 export interface Options {
   /** Names prefixed for test isolation; the real topology by default. */
@@ -40,47 +40,73 @@ const records = (settings: NotificationsSettings) =>
       ).pipe(Layer.provideMerge(recordsInMemory))
     : recordsInMongo({ url: settings.mongoUrl.value, database: settings.mongoDb })
 
-const readinessChecks = Layer.effectDiscard(
-  Effect.gen(function* () {
-    const readiness = yield* Health.Readiness
-    const amqp = yield* AmqpConnection.AmqpConnection
-    const dedupe = yield* DedupeStore
-    const store = yield* NotificationRecords
-    yield* readiness.register("rabbitmq", Effect.as(amqp.check, {}))
-    yield* readiness.register("redis", Effect.as(dedupe.seen(PROBE_ID), {}))
-    yield* readiness.register("store", Effect.as(store.get(PROBE_ID), {}))
-    yield* Effect.addFinalizer(() => readiness.drain)
-  })
-)
+/** What the service consumes from and keeps its state in, with the names `/readyz` reports them by. */
+export interface Dependencies {
+  readonly eventSource: Layer.Layer<EventSource.EventSource>
+  readonly dedupe: Layer.Layer<DedupeStore, DedupeUnavailable>
+  readonly records: Layer.Layer<NotificationRecords, StoreUnavailable>
+  readonly names: { readonly broker: string; readonly dedupe: string }
+}
 
-export const layer = (settings: NotificationsSettings, options: Options = {}) => {
-  const topology = options.topology ?? Topology.make()
-  const stores = Layer.mergeAll(
-    records(settings),
-    dedupeInRedis({
-      url: settings.redisUrl,
-      ttl: settings.dedupeTtl,
-      ...(options.dedupePrefix === undefined ? {} : { prefix: options.dedupePrefix })
+const readinessChecks = (names: Dependencies["names"]) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      const source = yield* EventSource.EventSource
+      const dedupe = yield* DedupeStore
+      const store = yield* NotificationRecords
+      yield* readiness.register(names.broker, Effect.as(source.check, {}))
+      yield* readiness.register(names.dedupe, Effect.as(dedupe.seen(PROBE_ID), {}))
+      yield* readiness.register("store", Effect.as(store.get(PROBE_ID), {}))
+      yield* Effect.addFinalizer(() => readiness.drain)
     })
   )
+
+/** The service over any adapters: the embedded mode passes in-memory ones. */
+export const layerWith = (
+  dependencies: Dependencies,
+  options: { readonly httpPort: number; readonly host?: string }
+) => {
   const foundation = Layer.mergeAll(
-    stores,
-    Health.Readiness.layer,
-    AmqpConnection.AmqpConnection.layer({
-      url: settings.amqpUrl,
-      connectionName: options.connectionName ?? "workstream-notifications"
-    })
+    dependencies.eventSource,
+    dependencies.dedupe,
+    dependencies.records,
+    Health.Readiness.layer
   )
   const api = HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
     Layer.provide(Layer.mergeAll(NotificationsHandlers, DeadLettersHandlers)),
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   )
   const http = HttpRouter.serve(Layer.mergeAll(api, Health.routes, HttpEdge.layer(Api)), { disableLogger: true }).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: settings.httpPort, host: "0.0.0.0" }))
+    Layer.provide(NodeHttpServer.layer(createServer, { port: options.httpPort, host: options.host ?? "0.0.0.0" }))
   )
-  return Layer.mergeAll(
-    EventConsumer.layer({ topology, prefetch: settings.prefetch, inPlaceRetry }),
-    readinessChecks,
-    http
-  ).pipe(Layer.provideMerge(foundation))
+  return Layer.mergeAll(EventConsumer.layer({ inPlaceRetry }), readinessChecks(dependencies.names), http).pipe(
+    Layer.provideMerge(foundation)
+  )
 }
+
+/** The service against RabbitMQ, Redis and the configured store. */
+export const layer = (settings: NotificationsSettings, options: Options = {}) =>
+  layerWith(
+    {
+      eventSource: EventSource.EventSource.layerAmqp({
+        topology: options.topology ?? Topology.make(),
+        prefetch: settings.prefetch
+      }).pipe(
+        Layer.provide(
+          AmqpConnection.AmqpConnection.layer({
+            url: settings.amqpUrl,
+            connectionName: options.connectionName ?? "workstream-notifications"
+          })
+        )
+      ),
+      dedupe: dedupeInRedis({
+        url: settings.redisUrl,
+        ttl: settings.dedupeTtl,
+        ...(options.dedupePrefix === undefined ? {} : { prefix: options.dedupePrefix })
+      }),
+      records: records(settings),
+      names: { broker: "rabbitmq", dedupe: "redis" }
+    },
+    { httpPort: settings.httpPort }
+  )

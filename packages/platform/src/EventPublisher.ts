@@ -21,6 +21,7 @@ import {
   SubscriptionRef
 } from "effect"
 import { AmqpConnection, BrokerUnavailable, reconnectSchedule } from "./AmqpConnection.ts"
+import { InMemoryBroker } from "./InMemoryBroker.ts"
 import { acquireScoped, reasonOf, releaseQuietly } from "./internal/acquire.ts"
 import * as Topology from "./Topology.ts"
 
@@ -82,6 +83,31 @@ export class EventPublisher extends Context.Service<
   }
 >()("@workstream/platform/EventPublisher") {
   static readonly layerAmqp = (options: AmqpOptions) => Layer.effect(EventPublisher, makeAmqp(options))
+  /** Publishes to the in-process broker of the embedded mode, with the same confirm and return semantics. */
+  static readonly layerInMemory = Layer.effect(
+    EventPublisher,
+    Effect.gen(function* () {
+      const broker = yield* InMemoryBroker
+      return EventPublisher.of({
+        publishBatch: Effect.fn("EventPublisher.publishBatch")(function* (messages) {
+          const nowSeconds = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          const unroutable: Array<string> = []
+          for (const message of messages) {
+            const routed = yield* broker.publish({
+              body: Buffer.from(message.body, "utf8"),
+              messageId: message.messageId,
+              routingKey: message.routingKey,
+              headers: message.headers,
+              timestamp: message.timestamp ?? nowSeconds
+            })
+            if (!routed) unroutable.push(message.messageId)
+          }
+          if (unroutable.length > 0) return yield* new PublishRejected({ unroutable, nacked: [] })
+        }),
+        isReady: Effect.succeed(true)
+      })
+    })
+  )
 }
 
 export interface AmqpOptions {

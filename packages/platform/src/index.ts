@@ -1,8 +1,10 @@
 /** @workstream/platform: infrastructure every service shares. */
 export * as AmqpConnection from "./AmqpConnection.ts"
 export * as EventPublisher from "./EventPublisher.ts"
+export * as EventSource from "./EventSource.ts"
 export * as Health from "./Health.ts"
 export * as HttpEdge from "./HttpEdge.ts"
+export * as InMemoryBroker from "./InMemoryBroker.ts"
 export * as Logging from "./Logging.ts"
 export * as ServiceConfig from "./ServiceConfig.ts"
 export * as ServiceMain from "./ServiceMain.ts"

@@ -6,7 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { AmqpConnection, EventPublisher, Health, Topology } from "@workstream/platform"
 import { TASKS_PROTO_PATH } from "@workstream/proto"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import * as Migrations from "./db/migrations.ts"
@@ -18,39 +18,51 @@ import * as OutboxRelay from "./outbox/OutboxRelay.ts"
 import { Tasks } from "./Tasks.ts"
 import { TasksConfig, type TasksSettings } from "./TasksConfig.ts"
 
+/** The broker is unreachable, or the publisher is reopening its channel: events wait in the outbox. */
+class NoConfirmChannel extends Schema.TaggedError<NoConfirmChannel>()("NoConfirmChannel", {}) {
+  override get message(): string {
+    return "no confirm channel: events wait in the outbox"
+  }
+}
+
 export interface Options {
   /** Names prefixed for test isolation; the real topology by default. */
   readonly topology?: Topology.Topology
   /** Shown in `rabbitmqctl list_connections`. */
   readonly connectionName?: string
+  /** Another event bus than RabbitMQ (the embedded mode's in-memory broker), named so in `/readyz`. */
+  readonly eventBus?: { readonly layer: Layer.Layer<EventPublisher.EventPublisher>; readonly name: string }
 }
 
-/** `/readyz`: Postgres answers (with the outbox backlog as figures); RabbitMQ down only degrades. */
-const readinessChecks = Layer.effectDiscard(
-  Effect.gen(function* () {
-    const readiness = yield* Health.Readiness
-    const sql = yield* SqlClient.SqlClient
-    const outbox = yield* OutboxStore
-    const amqp = yield* AmqpConnection.AmqpConnection
-    const publisher = yield* EventPublisher.EventPublisher
-    yield* readiness.register(
-      "postgres",
-      Effect.andThen(sql`SELECT 1`, outbox.stats).pipe(
-        Effect.map((stats) => ({ outbox_pending: stats.pending, outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0 }))
+/** `/readyz`: Postgres answers (with the outbox backlog as figures); the event bus down only degrades. */
+const readinessChecks = (busName: string) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      const sql = yield* SqlClient.SqlClient
+      const outbox = yield* OutboxStore
+      const publisher = yield* EventPublisher.EventPublisher
+      yield* readiness.register(
+        "postgres",
+        Effect.andThen(sql`SELECT 1`, outbox.stats).pipe(
+          Effect.map((stats) => ({
+            outbox_pending: stats.pending,
+            outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0
+          }))
+        )
       )
-    )
-    // Not essential: while the broker is away, writes go on into the outbox (that is what it is for).
-    yield* readiness.register(
-      "rabbitmq",
-      Effect.flatMap(publisher.isReady, (ready) =>
-        ready ? Effect.succeed({}) : amqp.check.pipe(Effect.as({ publisher: "reopening" }))
-      ),
-      { essential: false }
-    )
-    // Shutdown begins by releasing this layer: stop looking ready before anything closes.
-    yield* Effect.addFinalizer(() => readiness.drain)
-  })
-)
+      // Not essential: while the broker is away, writes go on into the outbox (that is what it is for).
+      yield* readiness.register(
+        busName,
+        Effect.flatMap(publisher.isReady, (ready) =>
+          ready ? Effect.succeed({}) : Effect.fail(new NoConfirmChannel())
+        ),
+        { essential: false }
+      )
+      // Shutdown begins by releasing this layer: stop looking ready before anything closes.
+      yield* Effect.addFinalizer(() => readiness.drain)
+    })
+  )
 
 export const layer = (settings: TasksSettings, options: Options = {}) => {
   const database = Migrations.layer.pipe(
@@ -66,21 +78,29 @@ export const layer = (settings: TasksSettings, options: Options = {}) => {
   const stores = Layer.mergeAll(TaskRepository.layer, OutboxStore.layer, IdempotencyKeys.layer, RelayLock.layer).pipe(
     Layer.provideMerge(database)
   )
-  const broker = EventPublisher.EventPublisher.layerAmqp({
-    topology: options.topology ?? Topology.make(),
-    confirmTimeout: settings.relayPublishTimeout
-  }).pipe(
-    Layer.provideMerge(
-      AmqpConnection.AmqpConnection.layer({
-        url: settings.amqpUrl,
-        connectionName: options.connectionName ?? "workstream-tasks"
-      })
+  const eventBus = options.eventBus ?? {
+    name: "rabbitmq",
+    layer: EventPublisher.EventPublisher.layerAmqp({
+      topology: options.topology ?? Topology.make(),
+      confirmTimeout: settings.relayPublishTimeout
+    }).pipe(
+      Layer.provideMerge(
+        AmqpConnection.AmqpConnection.layer({
+          url: settings.amqpUrl,
+          connectionName: options.connectionName ?? "workstream-tasks"
+        })
+      )
     )
+  }
+  const foundation = Layer.mergeAll(
+    stores,
+    eventBus.layer,
+    Health.Readiness.layer,
+    Layer.succeed(TasksConfig, settings)
   )
-  const foundation = Layer.mergeAll(stores, broker, Health.Readiness.layer, Layer.succeed(TasksConfig, settings))
   const application = Tasks.layer.pipe(Layer.provideMerge(foundation))
   return Layer.mergeAll(
-    readinessChecks,
+    readinessChecks(eventBus.name),
     OutboxRelay.layer,
     GrpcServer.layer({ port: settings.grpcPort, protoPath: TASKS_PROTO_PATH }),
     Health.serve({ port: settings.httpPort })

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstream/domain"
-import { AmqpConnection, EventPublisher, type Topology } from "@workstream/platform"
+import { AmqpConnection, EventPublisher, EventSource, type Topology } from "@workstream/platform"
 import { freshTopologyWith } from "@workstream/tasks/testing"
 import amqp from "amqplib"
 import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, Result, Schedule } from "effect"
@@ -93,12 +93,10 @@ const system = (topology: Topology.Topology, records: Layer.Layer<NotificationRe
     dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix: DEDUPE_PREFIX })
   )
   const consumer = EventConsumer.layer({
-    topology,
-    prefetch: 10,
     inPlaceRetry: Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 1 }))
   })
   const live = Layer.mergeAll(consumer, EventPublisher.EventPublisher.layerAmqp({ topology })).pipe(
-    Layer.provideMerge(stores),
+    Layer.provideMerge(Layer.mergeAll(stores, EventSource.EventSource.layerAmqp({ topology, prefetch: 10 }))),
     Layer.provideMerge(connection)
   )
   return live

@@ -1,0 +1,192 @@
+/**
+ * The consuming side of the event bus as a port: deliveries of the topology's queue with manual
+ * acks, at most `prefetch` unacked at a time (the backpressure bound), and a confirmed way to put
+ * a copy on a retry queue or the DLQ before the original is acked. Two adapters: RabbitMQ, and
+ * the in-memory broker of the embedded mode; one contract suite covers both.
+ *
+ * A consumption re-consumes by itself after the broker comes back. When its scope closes it
+ * stops taking messages first, then waits (bounded) for the handlers in flight, so their acks
+ * still reach the broker; whatever stays unacked is redelivered.
+ */
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
+import { Context, Deferred, Duration, Effect, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { AmqpConnection, BrokerUnavailable, reconnectSchedule } from "./AmqpConnection.ts"
+import { InMemoryBroker } from "./InMemoryBroker.ts"
+import * as Topology from "./Topology.ts"
+
+export interface Delivery {
+  readonly body: string
+  /** The event id (AMQP `message-id`); empty when the publisher set none. */
+  readonly messageId: string
+  readonly routingKey: string
+  readonly headers: Readonly<Record<string, unknown>>
+  /** The broker forgets the message: call once its fate is settled. */
+  readonly ack: Effect.Effect<void>
+  /** A copy to a queue of the topology (retry or DLQ) with these headers added, confirmed by the broker. */
+  readonly copyTo: (queue: string, headers: Readonly<Record<string, unknown>>) => Effect.Effect<void, CopyNotConfirmed>
+}
+
+/** The broker did not confirm a copy (nack, or the channel closed first): the original stays unacked. */
+export class CopyNotConfirmed extends Schema.TaggedError<CopyNotConfirmed>()("CopyNotConfirmed", {
+  queue: Schema.String,
+  cause: Schema.Defect()
+}) {}
+
+export type Handler = (delivery: Delivery) => Effect.Effect<void>
+
+export class EventSource extends Context.Service<
+  EventSource,
+  {
+    readonly topology: Topology.Topology
+    /** Consumes until the scope closes (then drains, see above). Never fails: broker trouble is retried. */
+    readonly consume: (handle: Handler) => Effect.Effect<void, never, Scope.Scope>
+    /** The broker answers: for `/readyz`. */
+    readonly check: Effect.Effect<void, BrokerUnavailable>
+  }
+>()("@workstream/platform/EventSource") {
+  static readonly layerAmqp = (options: Options) => Layer.effect(EventSource, makeAmqp(options))
+  static readonly layerInMemory = (options: { readonly prefetch: number; readonly drainTimeout?: Duration.Input }) =>
+    Layer.effect(EventSource, makeInMemory(options))
+}
+
+export interface Options {
+  readonly topology: Topology.Topology
+  /** Unacked messages in flight per consumer. */
+  readonly prefetch: number
+  /** Bound on the wait for handlers in flight at shutdown. Default 10 seconds. */
+  readonly drainTimeout?: Duration.Input
+}
+
+/** Bound on each step of opening the consumer's channel. */
+const SETUP_TIMEOUT = Duration.seconds(10)
+
+/** Runs one handler per delivery; the fibers of those in flight are interrupted only after `drainOnClose`. */
+const handlers = Effect.fnUntraced(function* () {
+  const fibers = yield* FiberSet.make()
+  return { fibers, run: yield* FiberSet.runtime(fibers)<never>() }
+})
+
+/** On scope close: stop taking messages, then wait (bounded) for the handlers in flight to settle. */
+const drainOnClose = (stop: Effect.Effect<void>, fibers: FiberSet.FiberSet, timeout: Duration.Input | undefined) =>
+  Effect.addFinalizer(() =>
+    stop.pipe(Effect.andThen(FiberSet.awaitEmpty(fibers)), Effect.timeout(timeout ?? "10 seconds"), Effect.ignore)
+  )
+
+const makeAmqp = Effect.fnUntraced(function* (options: Options) {
+  const connection = yield* AmqpConnection
+  const { topology } = options
+
+  /** One step of opening the channel, typed and bounded: a broker that does not answer is trouble. */
+  const setup = <A>(step: string, f: () => Promise<A>) =>
+    Effect.tryPromise({
+      try: f,
+      catch: (cause) => new BrokerUnavailable({ reason: `${step} failed: ${String(cause)}` })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: SETUP_TIMEOUT,
+        orElse: () => Effect.fail(new BrokerUnavailable({ reason: `${step} timed out` }))
+      })
+    )
+
+  const deliveryOf = (channel: ConfirmChannel, message: ConsumeMessage): Delivery => ({
+    body: message.content.toString("utf8"),
+    messageId: String(message.properties.messageId ?? ""),
+    routingKey: message.fields.routingKey,
+    headers: message.properties.headers ?? {},
+    ack: Effect.sync(() => channel.ack(message)),
+    copyTo: (queue, headers) =>
+      Effect.callback<void, CopyNotConfirmed>((resume) => {
+        channel.sendToQueue(
+          queue,
+          message.content,
+          {
+            persistent: true,
+            contentType: message.properties.contentType,
+            messageId: message.properties.messageId,
+            timestamp: message.properties.timestamp,
+            headers: { ...message.properties.headers, ...headers }
+          },
+          (error: unknown) => resume(error ? Effect.fail(new CopyNotConfirmed({ queue, cause: error })) : Effect.void)
+        )
+      })
+  })
+
+  /** One channel's life: consume until it closes, then fail, so the retry opens a new one. */
+  const session = (model: ChannelModel, handle: Handler) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const channel = yield* Effect.acquireRelease(
+          setup("opening a channel", () => model.createConfirmChannel()),
+          (ch) => Effect.promise(() => ch.close().catch(() => undefined))
+        )
+        const closed = yield* Deferred.make<void>()
+        channel.on("error", () => undefined)
+        channel.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
+        yield* Topology.declare(channel, topology)
+        yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
+        const { fibers, run } = yield* handlers()
+        const { consumerTag } = yield* setup("consuming", () =>
+          channel.consume(topology.queue.name, (message) => {
+            if (message !== null) run(handle(deliveryOf(channel, message)))
+          })
+        )
+        yield* drainOnClose(
+          Effect.promise(() => channel.cancel(consumerTag).catch(() => undefined)),
+          fibers,
+          options.drainTimeout
+        )
+        yield* Effect.logInfo(`consuming ${topology.queue.name} (prefetch ${options.prefetch})`)
+        yield* Deferred.await(closed)
+        // A channel can close while its connection lives on (a channel error): consume again.
+        return yield* new BrokerUnavailable({ reason: "the consumer's channel closed" })
+      })
+    ).pipe(
+      Effect.tapError((error) => Effect.logWarning(`consumer: ${error.message}; reopening`)),
+      // Forever, until the connection changes (switchMap then interrupts this session).
+      Effect.retry(reconnectSchedule("200 millis", "5 seconds"))
+    )
+
+  return EventSource.of({
+    topology,
+    check: connection.check,
+    consume: (handle) =>
+      connection.changes.pipe(
+        Stream.switchMap(
+          Option.match({ onNone: () => Stream.empty, onSome: (model) => Stream.fromEffect(session(model, handle)) })
+        ),
+        Stream.runDrain,
+        Effect.forkScoped,
+        Effect.asVoid
+      )
+  })
+})
+
+const makeInMemory = Effect.fnUntraced(function* (options: {
+  readonly prefetch: number
+  readonly drainTimeout?: Duration.Input
+}) {
+  const broker = yield* InMemoryBroker
+  const { topology } = broker
+  return EventSource.of({
+    topology,
+    check: Effect.void,
+    consume: Effect.fnUntraced(function* (handle) {
+      const { fibers, run } = yield* handlers()
+      const consumer = yield* broker.consume(topology.queue.name, options.prefetch, ({ message, ack }) => {
+        run(
+          handle({
+            body: Buffer.from(message.body).toString("utf8"),
+            messageId: message.messageId,
+            routingKey: message.routingKey,
+            headers: message.headers,
+            ack: Effect.sync(ack),
+            copyTo: (queue, headers) =>
+              broker.sendToQueue(queue, { ...message, headers: { ...message.headers, ...headers } })
+          })
+        )
+      })
+      // Released in reverse: drain first, then the broker takes back what is still unacked.
+      yield* drainOnClose(consumer.cancel, fibers, options.drainTimeout)
+    })
+  })
+})
