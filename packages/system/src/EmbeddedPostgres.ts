@@ -1,0 +1,43 @@
+/**
+ * Postgres for the embedded mode: PGlite (Postgres compiled to WebAssembly, in this process)
+ * served on a loopback socket, so the tasks service's real PgClient, migrations and queries run
+ * unchanged. PGlite is one session; PgliteWire lets the service's connections take turns on it.
+ * In memory unless a data directory is given.
+ */
+import { PGlite } from "@electric-sql/pglite"
+import { Effect, Redacted, Schema } from "effect"
+import * as PgliteWire from "./PgliteWire.ts"
+
+export class EmbeddedPostgresFailed extends Schema.TaggedError<EmbeddedPostgresFailed>()("EmbeddedPostgresFailed", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the embedded Postgres did not start: ${this.reason}`
+  }
+}
+
+export interface Options {
+  readonly port: number
+  /** Keeps the data across restarts; in memory when absent. */
+  readonly dataDir?: string
+}
+
+/** Serves PGlite on 127.0.0.1 for as long as the scope lives; its connection URL. */
+export const serve = (options: Options) =>
+  Effect.gen(function* () {
+    const db = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => PGlite.create(options.dataDir),
+        catch: (cause) => new EmbeddedPostgresFailed({ reason: String(cause) })
+      }),
+      (db) => Effect.promise(() => db.close().catch(() => undefined))
+    )
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => PgliteWire.listen(db, { host: "127.0.0.1", port: options.port }),
+        catch: (cause) => new EmbeddedPostgresFailed({ reason: `port ${options.port}: ${String(cause)}` })
+      }),
+      (server) => Effect.promise(server.close)
+    )
+    return Redacted.make(`postgres://postgres@127.0.0.1:${options.port}/postgres?sslmode=disable`)
+  })

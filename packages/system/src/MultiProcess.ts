@@ -1,0 +1,72 @@
+/**
+ * The three services as separate processes against your servers: each line they print is
+ * prefixed with its service, SIGINT/SIGTERM is passed to all three (each drains and exits 0),
+ * and if one of them dies the others are stopped too, so nothing is left half up.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+
+export interface ServiceProcess {
+  readonly name: "tasks" | "notifications" | "gateway"
+  readonly env: Readonly<Record<string, string>>
+}
+
+const mainOf = (name: ServiceProcess["name"]) => fileURLToPath(new URL(`../../${name}/src/main.ts`, import.meta.url))
+
+/** Where each service listens in multi-process mode: the same ports as the embedded mode. */
+export const services = (env: NodeJS.ProcessEnv): ReadonlyArray<ServiceProcess> => {
+  const grpcPort = env.TASKS_GRPC_PORT ?? "50051"
+  return [
+    { name: "tasks", env: { GRPC_PORT: grpcPort, HTTP_PORT: env.TASKS_HTTP_PORT ?? "8081" } },
+    { name: "notifications", env: { HTTP_PORT: env.NOTIFICATIONS_PORT ?? "8082" } },
+    {
+      name: "gateway",
+      env: {
+        HTTP_PORT: env.GATEWAY_PORT ?? "8080",
+        TASKS_GRPC_TARGET: env.TASKS_GRPC_TARGET ?? `127.0.0.1:${grpcPort}`
+      }
+    }
+  ]
+}
+
+const prefixLines = (child: ChildProcess, name: string) => {
+  const label = `[${name}]`.padEnd(16)
+  for (const [stream, out] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr]
+  ] as const) {
+    if (stream !== null) createInterface({ input: stream }).on("line", (line) => out.write(`${label}${line}\n`))
+  }
+}
+
+/** Runs the services until a signal or a death; resolves with the exit code for this process. */
+export const run = (processes: ReadonlyArray<ServiceProcess>): Promise<number> =>
+  new Promise((resolve) => {
+    let stopping = false
+    let failed = false
+    let running = processes.length
+    const children = processes.map(({ name, env }) => {
+      const child = spawn(process.execPath, [mainOf(name)], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      prefixLines(child, name)
+      child.on("exit", (code, signal) => {
+        running -= 1
+        if (!stopping || (code !== 0 && code !== null)) {
+          if (!stopping) process.stderr.write(`[${name}] exited (${signal ?? code}); stopping the others\n`)
+          failed = failed || code !== 0
+          stopAll()
+        }
+        if (running === 0) resolve(failed ? 1 : 0)
+      })
+      return child
+    })
+    const stopAll = () => {
+      stopping = true
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+    }
+    process.once("SIGINT", stopAll)
+    process.once("SIGTERM", stopAll)
+  })

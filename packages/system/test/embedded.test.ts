@@ -1,0 +1,74 @@
+import { assert, describe, it } from "@effect/vitest"
+import { freePort } from "@workstream/tasks/testing"
+import { Effect } from "effect"
+import {
+  awaitNotifications,
+  awaitReady,
+  bareEnvironment,
+  completeTask,
+  createTask,
+  descendantRunning,
+  launch
+} from "./support.ts"
+
+describe("the embedded mode (`pnpm start` with no server configured)", () => {
+  it.live(
+    "runs the whole system in one process: tasks made over REST show up as one notification per event, and SIGTERM stops it with exit 0",
+    () =>
+      Effect.gen(function* () {
+        const [gatewayPort, grpcPort, tasksPort, notificationsPort, postgresPort] = yield* Effect.all([
+          freePort,
+          freePort,
+          freePort,
+          freePort,
+          freePort
+        ])
+        const system = yield* launch("pnpm", ["start"], {
+          ...bareEnvironment(),
+          GATEWAY_PORT: String(gatewayPort),
+          TASKS_GRPC_PORT: String(grpcPort),
+          TASKS_HTTP_PORT: String(tasksPort),
+          NOTIFICATIONS_PORT: String(notificationsPort),
+          EMBEDDED_POSTGRES_PORT: String(postgresPort),
+          LOG_LEVEL: "Warn"
+        })
+        const gateway = `http://127.0.0.1:${gatewayPort}`
+        const notifications = `http://127.0.0.1:${notificationsPort}`
+        yield* awaitReady(`${gateway}/readyz`)
+        assert.include(system.output(), "Ready in", "it says when it is ready")
+        assert.include(system.output(), `curl -s -X POST ${gateway}/api/v1/tasks`, "it prints a curl line to try")
+
+        const tasks = yield* Effect.forEach([1, 2, 3, 4, 5], (n) => createTask(gateway, `embedded ${n}`), {
+          concurrency: 5
+        })
+        const completed = yield* Effect.forEach(tasks.slice(0, 2), (task) => completeTask(gateway, task.id))
+        assert.deepStrictEqual(
+          completed.map((task) => task.status),
+          ["COMPLETED", "COMPLETED"]
+        )
+
+        const expected = tasks.length + completed.length
+        const records = yield* awaitNotifications(notifications, (items) => items.length >= expected)
+        // A moment more, so a duplicate would have time to show.
+        yield* Effect.sleep("300 millis")
+        const settled = yield* awaitNotifications(notifications, () => true)
+        assert.strictEqual(settled.length, expected, "one record per event, no more")
+        assert.strictEqual(new Set(records.map((r) => r.event_id)).size, expected, "distinct event ids")
+        for (const task of tasks) {
+          const types = settled.filter((r) => r.task_id === task.id).map((r) => r.event_type)
+          const done = completed.some((c) => c.id === task.id)
+          assert.deepStrictEqual(
+            types.sort(),
+            done ? ["workstream.task.completed.v1", "workstream.task.created.v1"] : ["workstream.task.created.v1"]
+          )
+        }
+
+        const pid = descendantRunning(system.child.pid ?? -1, "packages/system/src/start.ts")
+        assert.isDefined(pid, "the system process runs under pnpm")
+        process.kill(pid ?? -1, "SIGTERM")
+        const exit = yield* Effect.promise(() => system.exited).pipe(Effect.timeout("20 seconds"))
+        assert.deepStrictEqual(exit, { code: 0, signal: null })
+      }),
+    90_000
+  )
+})

@@ -1,0 +1,152 @@
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { AMQP_URL, databaseOf, freePort, freshDatabase, spawnService } from "@workstream/tasks/testing"
+import { Effect, Fiber, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import {
+  allNotifications,
+  awaitNotifications,
+  awaitReady,
+  bareEnvironment,
+  closeAllConnections,
+  completeTask,
+  createTask,
+  descendantRunning,
+  freshVhost,
+  launch
+} from "./support.ts"
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+const mainOf = (service: string) => fileURLToPath(new URL(`../../${service}/src/main.ts`, import.meta.url))
+
+/** Real servers for one test: its own database and its own RabbitMQ virtual host. */
+const servers = Effect.gen(function* () {
+  const { vhost, url } = yield* freshVhost(AMQP_URL)
+  return {
+    vhost,
+    env: {
+      DATABASE_URL: yield* freshDatabase,
+      AMQP_URL: url,
+      REDIS_URL,
+      ...(process.env.MONGO_URL === undefined ? { NOTIFICATION_STORE: "memory" } : { MONGO_URL: process.env.MONGO_URL })
+    }
+  }
+})
+
+describe("the multi-process mode (`pnpm start` with the servers configured)", () => {
+  it.live(
+    "runs the three services as processes, prefixes their logs, carries tasks to notifications, and stops all three on SIGTERM",
+    () =>
+      Effect.gen(function* () {
+        const { env } = yield* servers
+        const [gatewayPort, grpcPort, tasksPort, notificationsPort] = yield* Effect.all([
+          freePort,
+          freePort,
+          freePort,
+          freePort
+        ])
+        const system = yield* launch("pnpm", ["start"], {
+          ...bareEnvironment(),
+          ...env,
+          GATEWAY_PORT: String(gatewayPort),
+          TASKS_GRPC_PORT: String(grpcPort),
+          TASKS_HTTP_PORT: String(tasksPort),
+          NOTIFICATIONS_PORT: String(notificationsPort)
+        })
+        const gateway = `http://127.0.0.1:${gatewayPort}`
+        const notifications = `http://127.0.0.1:${notificationsPort}`
+        yield* awaitReady(`${gateway}/readyz`)
+        yield* awaitReady(`${notifications}/readyz`)
+
+        const task = yield* createTask(gateway, "across three processes")
+        yield* completeTask(gateway, task.id)
+        const records = yield* awaitNotifications(notifications, (items) => items.length >= 2)
+        assert.deepStrictEqual(records.map((r) => r.event_type).sort(), [
+          "workstream.task.completed.v1",
+          "workstream.task.created.v1"
+        ])
+        for (const service of ["tasks", "notifications", "gateway"]) {
+          assert.match(system.output(), new RegExp(`^\\[${service}\\]\\s+\\{`, "m"), `${service}'s lines are prefixed`)
+        }
+
+        const launcher = descendantRunning(system.child.pid ?? -1, "packages/system/src/start.ts")
+        assert.isDefined(launcher)
+        process.kill(launcher ?? -1, "SIGTERM")
+        const exit = yield* Effect.promise(() => system.exited).pipe(Effect.timeout("30 seconds"))
+        assert.deepStrictEqual(exit, { code: 0, signal: null }, system.output().slice(-2000))
+      }),
+    90_000
+  )
+
+  it.live(
+    "loses and duplicates nothing when the tasks process is killed -9 and every broker connection is cut mid-stream: every outbox event recorded exactly once",
+    () =>
+      Effect.gen(function* () {
+        const { env, vhost } = yield* servers
+        const [gatewayPort, grpcPort, tasksPort, notificationsPort] = yield* Effect.all([
+          freePort,
+          freePort,
+          freePort,
+          freePort
+        ])
+        const common = { ...env, LOG_LEVEL: "Warn" }
+        const tasksEnv = { ...common, GRPC_PORT: String(grpcPort), HTTP_PORT: String(tasksPort) }
+        const startTasks = spawnService(mainOf("tasks"), tasksEnv)
+        const firstTasks = yield* startTasks
+        yield* spawnService(mainOf("notifications"), { ...common, HTTP_PORT: String(notificationsPort) })
+        yield* spawnService(mainOf("gateway"), {
+          ...common,
+          HTTP_PORT: String(gatewayPort),
+          TASKS_GRPC_TARGET: `127.0.0.1:${grpcPort}`
+        })
+        const gateway = `http://127.0.0.1:${gatewayPort}`
+        const notifications = `http://127.0.0.1:${notificationsPort}`
+        yield* awaitReady(`${gateway}/readyz`)
+        yield* awaitReady(`${notifications}/readyz`)
+
+        // A steady stream of creates and completes; calls that fail while tasks is down are just lost calls.
+        const load = yield* Effect.forEach(
+          Array.from({ length: 120 }, (_, n) => n),
+          (n) =>
+            createTask(gateway, `ledger ${n}`).pipe(
+              Effect.flatMap((task) => (n % 3 === 0 ? completeTask(gateway, task.id) : Effect.void)),
+              Effect.ignore
+            ),
+          { concurrency: 4 }
+        ).pipe(Effect.forkScoped)
+
+        yield* Effect.sleep("700 millis")
+        firstTasks.child.kill("SIGKILL")
+        yield* Effect.promise(() => firstTasks.exited)
+        yield* startTasks
+        yield* Effect.sleep("700 millis")
+        yield* closeAllConnections(vhost)
+        yield* Fiber.join(load)
+
+        // The ledger: every event the outbox holds, and every record the notifications service keeps.
+        const outboxIds = yield* Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const waiting = yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL`
+          if (waiting[0]?.n !== "0") return yield* Effect.fail(`${waiting[0]?.n} events not yet published`)
+          return (yield* sql<{ event_id: string }>`SELECT event_id::text AS event_id FROM outbox`).map(
+            (r) => r.event_id
+          )
+        }).pipe(
+          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo({ duration: "60 seconds" }))),
+          Effect.provide(databaseOf(env.DATABASE_URL))
+        )
+        assert.isAbove(outboxIds.length, 20, "the load went through, at least in part")
+        yield* awaitNotifications(notifications, (items) => items.length >= outboxIds.length).pipe(
+          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo({ duration: "60 seconds" })))
+        )
+        yield* Effect.sleep("500 millis")
+        const recorded = (yield* allNotifications(notifications)).map((r) => r.event_id)
+        const expected = new Set(outboxIds)
+        const missing = outboxIds.filter((id) => !recorded.includes(id))
+        const duplicated = recorded.filter((id, i) => recorded.indexOf(id) !== i)
+        const unknown = recorded.filter((id) => !expected.has(id))
+        assert.deepStrictEqual({ missing, duplicated, unknown }, { missing: [], duplicated: [], unknown: [] })
+      }),
+    150_000
+  )
+})
