@@ -3,7 +3,7 @@
  * value; an operator wants every bad variable named at once, so each is read on its own and
  * the failures are gathered into one message.
  */
-import { Config, Duration, Effect, Schema, SchemaIssue } from "effect"
+import { Config, Duration, Effect, LogLevel, Schema, SchemaIssue } from "effect"
 
 export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
   problems: Schema.Array(Schema.String)
@@ -55,7 +55,20 @@ export const port = (name: string, fallback: number): Config.Config<number> =>
 /** A required URL kept redacted in logs, e.g. `secretUrl("DATABASE_URL")`. */
 export const secretUrl = (name: string) => Config.Redacted(name)
 
-export const logLevel = Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
+const LOG_LEVELS = new Map(LogLevel.values.map((level) => [level.toLowerCase(), level]))
+
+/** Effect's level names in any case: `debug`, `Debug` and `DEBUG` all mean Debug. */
+export const logLevel = Config.schema(
+  Schema.String.check(
+    Schema.makeFilter((name: string) =>
+      LOG_LEVELS.has(name.toLowerCase()) ? undefined : `expected one of ${LogLevel.values.join(", ")}`
+    )
+  ),
+  "LOG_LEVEL"
+).pipe(
+  Config.map((name): LogLevel.LogLevel => LOG_LEVELS.get(name.toLowerCase()) ?? "Info"),
+  Config.withDefault<LogLevel.LogLevel>("Info")
+)
 
 /** A whole number of at least `min` (e.g. a batch size: 0 would make a relay spin). */
 export const intAtLeast = (name: string, min: number, fallback: number): Config.Config<number> =>

@@ -11,6 +11,22 @@ const settings = {
 const withEnv = (env: Record<string, string>) => Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
 
 describe("ServiceConfig.load", () => {
+  it.effect("takes LOG_LEVEL in any case and refuses an unknown level, naming the choices", () =>
+    Effect.gen(function* () {
+      const levels = { logLevel: ServiceConfig.logLevel }
+      for (const [written, meant] of [
+        ["debug", "Debug"],
+        ["WARN", "Warn"],
+        ["Info", "Info"]
+      ] as const) {
+        assert.strictEqual((yield* ServiceConfig.load(levels).pipe(withEnv({ LOG_LEVEL: written }))).logLevel, meant)
+      }
+      assert.strictEqual((yield* ServiceConfig.load(levels).pipe(withEnv({}))).logLevel, "Info")
+      const exit = yield* Effect.exit(ServiceConfig.load(levels).pipe(withEnv({ LOG_LEVEL: "loud" })))
+      assert.include(Exit.isFailure(exit) ? String(exit.cause) : "", "LOG_LEVEL: expected one of")
+    })
+  )
+
   it.effect("names every missing or malformed variable in one error, not just the first", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(ServiceConfig.load(settings).pipe(withEnv({ GRPC_PORT: "not-a-port" })))
