@@ -111,8 +111,19 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       })
   })
 
+  /** The consumer of the channel in use, so a shutdown can cancel it before the channel closes. */
+  interface Consuming {
+    readonly channel: ConfirmChannel
+    readonly consumerTag: string
+  }
+
   /** One channel's life: consume until it closes, then fail, so the retry opens a new one. */
-  const session = (model: ChannelModel, handle: Handler) =>
+  const session = (
+    model: ChannelModel,
+    handle: Handler,
+    run: (effect: Effect.Effect<void>) => void,
+    current: { value?: Consuming }
+  ) =>
     Effect.scoped(
       Effect.gen(function* () {
         const channel = yield* Effect.acquireRelease(
@@ -124,23 +135,19 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
         channel.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
         yield* Topology.declare(channel, topology)
         yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
-        const { fibers, run } = yield* handlers()
         const { consumerTag } = yield* setup("consuming", () =>
           channel.consume(topology.queue.name, (message) => {
             if (message !== null) run(handle(deliveryOf(channel, message)))
           })
         )
-        yield* drainOnClose(
-          Effect.promise(() => channel.cancel(consumerTag).catch(() => undefined)),
-          fibers,
-          options.drainTimeout
-        )
+        current.value = { channel, consumerTag }
         yield* Effect.logInfo(`consuming ${topology.queue.name} (prefetch ${options.prefetch})`)
         yield* Deferred.await(closed)
         // A channel can close while its connection lives on (a channel error): consume again.
         return yield* new BrokerUnavailable({ reason: "the consumer's channel closed" })
       })
     ).pipe(
+      Effect.ensuring(Effect.sync(() => delete current.value)),
       Effect.tapError((error) => Effect.logWarning(`consumer: ${error.message}; reopening`)),
       // Forever, until the connection changes (switchMap then interrupts this session).
       Effect.retry(reconnectSchedule("200 millis", "5 seconds"))
@@ -149,15 +156,29 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
   return EventSource.of({
     topology,
     check: connection.check,
-    consume: (handle) =>
-      connection.changes.pipe(
+    consume: Effect.fnUntraced(function* (handle) {
+      const { fibers, run } = yield* handlers()
+      const current: { value?: Consuming } = {}
+      yield* connection.changes.pipe(
         Stream.switchMap(
-          Option.match({ onNone: () => Stream.empty, onSome: (model) => Stream.fromEffect(session(model, handle)) })
+          Option.match({
+            onNone: () => Stream.empty,
+            onSome: (model) => Stream.fromEffect(session(model, handle, run, current))
+          })
         ),
         Stream.runDrain,
-        Effect.forkScoped,
-        Effect.asVoid
+        Effect.forkScoped
       )
+      // Registered last, so it runs first on close: while the channel is still open for the acks.
+      yield* drainOnClose(
+        Effect.promise(async () => {
+          const consuming = current.value
+          if (consuming !== undefined) await consuming.channel.cancel(consuming.consumerTag).catch(() => undefined)
+        }),
+        fibers,
+        options.drainTimeout
+      )
+    })
   })
 })
 
