@@ -136,10 +136,21 @@ export const layer = (options: Options) =>
             Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logWarning("message left for redelivery", cause)
           ),
           Effect.provideContext(services),
-          // The processing span joins the trace of the request that caused the event.
+          // The processing span continues the trace the message carries (the request's, through
+          // the relay's create span), so one trace runs from the REST call to the record.
           (effect) => {
             const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
-            return parent === undefined ? effect : Effect.withParentSpan(effect, parent)
+            return Effect.withSpan(effect, `process ${topology.queue.name}`, {
+              kind: "consumer",
+              ...(parent === undefined ? { root: true } : { parent }),
+              attributes: {
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": topology.queue.name,
+                "messaging.message.id": delivery.messageId,
+                "messaging.rabbitmq.destination.routing_key": delivery.routingKey
+              }
+            })
           }
         )
 

@@ -28,22 +28,24 @@ export const processEvent = Effect.fn("NotificationConsumer.process")(function* 
   const event = decoded.success
   yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
   const dedupe = yield* DedupeStore
-  if (yield* dedupe.seen(event.event_id)) {
+  if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen"))) {
     yield* Metric.update(dedupeHits, 1)
     return { _tag: "Duplicate", eventId: event.event_id }
   }
   const records = yield* NotificationRecords
-  const outcome = yield* records.record({
-    event_id: event.event_id,
-    event_type: event.event_type,
-    task_id: event.payload.id,
-    occurred_at: event.occurred_at,
-    received_at: yield* DateTime.now,
-    trace_id: event.trace_id,
-    attempts,
-    payload: event.payload
-  })
+  const outcome = yield* records
+    .record({
+      event_id: event.event_id,
+      event_type: event.event_type,
+      task_id: event.payload.id,
+      occurred_at: event.occurred_at,
+      received_at: yield* DateTime.now,
+      trace_id: event.trace_id,
+      attempts,
+      payload: event.payload
+    })
+    .pipe(Effect.withSpan("record"))
   // Also after a duplicate: the record exists, so the fast path should know it.
-  yield* dedupe.markProcessed(event.event_id)
+  yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark"))
   return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
 })

@@ -7,8 +7,8 @@
  */
 
 import { PgClient } from "@effect/sql-pg"
-import { EventPublisher } from "@workstream/platform"
-import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule, Schema } from "effect"
+import { EventPublisher, Topology, TraceContext } from "@workstream/platform"
+import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule, Schema, type Tracer } from "effect"
 import { IdempotencyKeys } from "../db/IdempotencyKeys.ts"
 import { CHANNEL, type OutboxRow, OutboxStore } from "../db/OutboxStore.ts"
 import { RelayLock } from "../db/RelayLock.ts"
@@ -41,15 +41,45 @@ const onTrouble = Schedule.min([Schedule.exponential("200 millis"), Schedule.spa
   Schedule.jittered
 )
 
-const toMessage = (row: OutboxRow): EventPublisher.OutgoingMessage => ({
-  routingKey: row.event_type,
-  body: row.body,
-  messageId: row.event_id,
-  headers: {
-    ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
-    ...(row.tracestate === null ? {} : { tracestate: row.tracestate })
-  }
+const messaging = (operation: string) => ({
+  "messaging.system": "rabbitmq",
+  "messaging.operation.type": operation,
+  "messaging.destination.name": Topology.EXCHANGE
 })
+
+/**
+ * The message for a row, with a `create` span of its own: a child of the request that caused the
+ * event (the row's traceparent), ended at once. The message carries that span as its
+ * `traceparent`, so the consumer's processing joins the request's trace through it.
+ */
+const toMessage = (row: OutboxRow) => {
+  const parent = TraceContext.parentOf(row.traceparent ?? undefined)
+  return Effect.useSpan(
+    `create ${Topology.EXCHANGE}`,
+    {
+      kind: "producer",
+      ...(parent === undefined ? { root: true } : { parent }),
+      attributes: {
+        ...messaging("create"),
+        "messaging.message.id": row.event_id,
+        "messaging.rabbitmq.destination.routing_key": row.event_type
+      }
+    },
+    (span): Effect.Effect<{ readonly message: EventPublisher.OutgoingMessage; readonly span: Tracer.Span }> =>
+      Effect.succeed({
+        span,
+        message: {
+          routingKey: row.event_type,
+          body: row.body,
+          messageId: row.event_id,
+          headers: {
+            traceparent: TraceContext.traceparentOf(span),
+            ...(row.tracestate === null ? {} : { tracestate: row.tracestate })
+          }
+        }
+      })
+  )
+}
 
 export const layer = Layer.effectDiscard(
   Effect.gen(function* () {
@@ -80,8 +110,17 @@ export const layer = Layer.effectDiscard(
         yield* bounded(verify).pipe(Effect.mapError(() => new LeaseLost()))
         const rows = yield* bounded(outbox.nextBatch(config.relayBatchSize))
         if (rows.length === 0) return 0
+        const created = yield* Effect.forEach(rows, toMessage)
+        // One `send` span per batch, linked to each message's span: a batch serves many traces.
         // Bounded by the publisher's confirm timeout (RELAY_PUBLISH_TIMEOUT).
-        yield* publisher.publishBatch(rows.map(toMessage))
+        yield* publisher.publishBatch(created.map((c) => c.message)).pipe(
+          Effect.withSpan(`send ${Topology.EXCHANGE}`, {
+            kind: "producer",
+            root: true,
+            links: created.map((c) => ({ span: c.span, attributes: {} })),
+            attributes: { ...messaging("send"), "messaging.batch.message_count": rows.length }
+          })
+        )
         yield* bounded(outbox.markPublished(rows.map((row) => row.seq)))
         yield* Metric.update(published, rows.length)
         return rows.length

@@ -1,0 +1,108 @@
+import { assert, describe, it } from "@effect/vitest"
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Tracing } from "@workstream/platform"
+import { freePort } from "@workstream/tasks/testing"
+import { Effect, Layer, Option } from "effect"
+import * as Embedded from "../src/Embedded.ts"
+import { awaitNotifications, awaitReady, completeTask, createTask } from "./support.ts"
+
+const exporter = new InMemorySpanExporter()
+
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId
+
+/** The spans of one trace, found by name; fails the test when one is missing. */
+const inTrace = (traceId: string) => {
+  const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId)
+  const named = (name: string, where: (s: ReadableSpan) => boolean = () => true) => {
+    const found = spans.find((s) => s.name === name && where(s))
+    assert.isDefined(found, `a "${name}" span in trace ${traceId}; have: ${spans.map((s) => s.name).join(", ")}`)
+    return found as ReadableSpan
+  }
+  const descendsFrom = (span: ReadableSpan, ancestor: ReadableSpan): boolean => {
+    const parent = spans.find((s) => s.spanContext().spanId === parentOf(span))
+    return parent !== undefined && (parent === ancestor || descendsFrom(parent, ancestor))
+  }
+  return { spans, named, descendsFrom }
+}
+
+/** Every span of a change, from the REST call to the record, checked as one trace. */
+const assertOneTrace = (rpc: string) => {
+  const client = exporter
+    .getFinishedSpans()
+    .find((s) => s.name === `workstream.tasks.v1.TasksService/${rpc}` && s.kind === 2 /* CLIENT */)
+  assert.isDefined(client, `the gateway's ${rpc} client span`)
+  const trace = inTrace(client?.spanContext().traceId ?? "")
+  const http = trace.named("POST", (s) => s.kind === 1 /* SERVER */ && parentOf(s) === undefined)
+  assert.strictEqual(
+    parentOf(client as ReadableSpan),
+    http.spanContext().spanId,
+    "the gRPC call is under the HTTP span"
+  )
+  const server = trace.named(`workstream.tasks.v1.TasksService/${rpc}`, (s) => s.kind === 1 /* SERVER */)
+  assert.strictEqual(parentOf(server), client?.spanContext().spanId, "tasks' server span is the client span's child")
+  const transaction = trace.named("sql.transaction")
+  assert.isTrue(trace.descendsFrom(transaction, server), "the transaction is under the RPC")
+  const statements = trace.spans.filter((s) => s.name === "postgres")
+  assert.isAtLeast(statements.length, 2, "the statements' spans are in the trace")
+  for (const statement of statements) assert.isTrue(trace.descendsFrom(statement, server), "SQL spans under the RPC")
+  const create = trace.named("create workstream.events")
+  assert.strictEqual(
+    parentOf(create),
+    transaction.spanContext().spanId,
+    "create joins the transaction that wrote the row"
+  )
+  const processing = trace.named("process workstream.notifications", (s) => parentOf(s) === create.spanContext().spanId)
+  assert.isTrue(trace.descendsFrom(trace.named("record"), processing), "record under process")
+  assert.isTrue(trace.descendsFrom(trace.named("dedupe seen"), processing), "dedupe under process")
+  const send = exporter
+    .getFinishedSpans()
+    .find(
+      (s) =>
+        s.name === "send workstream.events" && s.links.some((l) => l.context.spanId === create.spanContext().spanId)
+    )
+  assert.isDefined(send, "the batch's send span links to the create span")
+  assert.strictEqual(processing.attributes["messaging.message.id"], create.attributes["messaging.message.id"])
+}
+
+describe("tracing across the system", () => {
+  it.live(
+    "one REST create (then one complete) is one trace: gateway client -> tasks server -> SQL -> relay create -> consumer process -> record",
+    () =>
+      Effect.gen(function* () {
+        // Built into the test's scope, so spans are exported until the system has stopped.
+        const tracing = yield* Layer.build(Tracing.layerWith("workstream", new SimpleSpanProcessor(exporter)))
+        const [gatewayPort, tasksGrpcPort, tasksHttpPort, notificationsPort, postgresPort] = yield* Effect.all([
+          freePort,
+          freePort,
+          freePort,
+          freePort,
+          freePort
+        ])
+        const endpoints = yield* Embedded.run({
+          gatewayPort,
+          tasksGrpcPort,
+          tasksHttpPort,
+          notificationsPort,
+          postgresPort,
+          dataDir: Option.none(),
+          logLevel: "Warn"
+        }).pipe(Effect.provideContext(tracing))
+        yield* awaitReady(`${endpoints.gateway}/readyz`)
+
+        const task = yield* createTask(endpoints.gateway, "traced")
+        yield* awaitNotifications(endpoints.notifications, (items) => items.some((i) => i.task_id === task.id))
+        yield* Effect.sleep("200 millis")
+        assertOneTrace("CreateTask")
+
+        exporter.reset()
+        yield* completeTask(endpoints.gateway, task.id)
+        yield* awaitNotifications(
+          endpoints.notifications,
+          (items) => items.filter((i) => i.task_id === task.id).length === 2
+        )
+        yield* Effect.sleep("200 millis")
+        assertOneTrace("CompleteTask")
+      }),
+    60_000
+  )
+})
