@@ -13,6 +13,14 @@ const example = parseEnvFile(readText("infra/compose/.env.example"))
 const { compose, services } = loadCompose(example)
 const stateful = ["postgres", "mongo", "redis", "rabbitmq"]
 const appServices = [...services.keys()].filter(isServiceName)
+/** What `docker compose up` starts without `--profile`: the system itself (the observability profile: observability.test.ts). */
+const defaultServices = [...services].filter(([, service]) => service.profiles === undefined).map(([name]) => name)
+/**
+ * Images with no shell and no client to run a health check with (FROM scratch). Each is listed
+ * here on purpose, with nothing that waits for it to be healthy (a test checks).
+ */
+const noHealthcheckPossible = ["otel-collector"]
+const checkable = [...services.keys()].filter((name) => !noHealthcheckPossible.includes(name))
 const serviceOf = (name: string): Record<string, unknown> => services.get(name) ?? {}
 
 const urlOf = (service: string, variable: string): URL => new URL(environmentOf(serviceOf(service))[variable] ?? "")
@@ -27,7 +35,7 @@ const seconds = (duration: string): number =>
 
 describe(composePath, () => {
   it("runs the three services and their four dependencies", () => {
-    expect([...services.keys()].sort()).toEqual([...serviceNames, ...stateful].sort())
+    expect([...defaultServices].sort()).toEqual([...serviceNames, ...stateful].sort())
   })
 
   it("refuses to start without the secrets of infra/compose/.env", () => {
@@ -40,12 +48,19 @@ describe(composePath, () => {
     for (const name of new Set(used)) expect(Object.keys(example), `${name} in .env.example`).toContain(name)
   })
 
-  it.each([...services.keys()])("%s has a health check", (name) => {
+  it.each(checkable)("%s has a health check", (name) => {
     const healthcheck = record(services.get(name)?.healthcheck, `${name}.healthcheck`)
     expect(healthcheck.disable).not.toBe(true)
     const test = list(healthcheck.test, `${name}.healthcheck.test`)
     expect(["CMD", "CMD-SHELL"]).toContain(test[0])
     expect(test.length).toBeGreaterThan(1)
+  })
+
+  it.each(noHealthcheckPossible)("%s, without a health check, is what no service waits for", (name) => {
+    expect(services.has(name), `${name} is a compose service`).toBe(true)
+    for (const [dependent, service] of services) {
+      expect(Object.keys(record(service.depends_on ?? {}, `${dependent}.depends_on`)), dependent).not.toContain(name)
+    }
   })
 
   it.each([...services.keys()])("%s waits for what it depends on to be healthy", (name) => {
@@ -86,7 +101,8 @@ describe(composePath, () => {
     for (const [name, service] of services) {
       const image = text(service.image, `${name}.image`)
       if (isServiceName(name)) expect(image).toBe(`workstream/${name}:local`)
-      else expect(image, name).toMatch(/^[a-z]+:\d+\.\d+(\.\d+)?(-[a-z]+)?$/)
+      // repository[/name...]:[v]major.minor[.patch][-variant]: never `latest`, never a floating major.
+      else expect(image, name).toMatch(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*:v?\d+\.\d+(\.\d+)?(-[a-z]+)?$/)
     }
   })
 

@@ -205,7 +205,7 @@ describe.concurrent("the build stage, rehearsed without Docker", () => {
       const result = await execFileAsync(process.execPath, ["src/main.ts"], {
         cwd: join(out, `packages/${service}`),
         env: { PATH: process.env.PATH ?? "" },
-        timeout: 15_000
+        timeout: 45_000
       }).then(
         () => ({ code: 0, output: "" }),
         (error: { code?: number; stdout?: string; stderr?: string }) => ({

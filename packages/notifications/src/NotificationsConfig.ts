@@ -13,7 +13,10 @@ const settings = {
   logLevel: ServiceConfig.logLevel,
   /** Unacked messages in flight: the consumer's backpressure bound. */
   prefetch: ServiceConfig.intAtLeast("PREFETCH", 1, 20),
-  dedupeTtl: ServiceConfig.positiveDuration("DEDUPE_TTL", Duration.hours(24))
+  dedupeTtl: ServiceConfig.positiveDuration("DEDUPE_TTL", Duration.hours(24)),
+  /** Over these, `/readyz` says degraded (still in rotation) and a warning is logged: consumer lag, and dead letters. */
+  queueDepthBound: ServiceConfig.intAtLeast("QUEUE_DEPTH_BOUND", 0, 10_000),
+  dlqDepthBound: ServiceConfig.intAtLeast("DLQ_DEPTH_BOUND", 0, 0)
 }
 
 export type NotificationsSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>

@@ -10,6 +10,7 @@ import { Effect, Layer, Option, Schedule } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware } from "effect/http-api"
 import * as EventConsumer from "./consumer/EventConsumer.ts"
+import * as QueueDepthMetrics from "./consumer/QueueDepthMetrics.ts"
 import { DedupeStore, type DedupeUnavailable } from "./dedupe/DedupeStore.ts"
 import { dedupeInRedis } from "./dedupe/redis.ts"
 import { Api } from "./http/Api.ts"
@@ -48,14 +49,24 @@ export interface Dependencies {
   readonly names: { readonly broker: string; readonly dedupe: string }
 }
 
-const readinessChecks = (names: Dependencies["names"]) =>
+/** Bounds on the queue depths: over them, `/readyz` reports degraded (see NotificationsConfig). */
+export interface DepthBounds {
+  readonly queue: number
+  readonly deadLetters: number
+}
+
+const readinessChecks = (names: Dependencies["names"], bounds: DepthBounds) =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       const readiness = yield* Health.Readiness
       const source = yield* EventSource.EventSource
       const dedupe = yield* DedupeStore
       const store = yield* NotificationRecords
-      yield* readiness.register(names.broker, Effect.as(source.check, {}))
+      yield* readiness.register(
+        names.broker,
+        Effect.map(source.depths, (depths) => ({ queue_depth: depths.queue, dlq_depth: depths.deadLetters })),
+        { bounds: { queue_depth: bounds.queue, dlq_depth: bounds.deadLetters } }
+      )
       yield* readiness.register(names.dedupe, Effect.as(dedupe.seen(PROBE_ID), {}))
       yield* readiness.register("store", Effect.as(store.get(PROBE_ID), {}))
       yield* Effect.addFinalizer(() => readiness.drain)
@@ -65,7 +76,7 @@ const readinessChecks = (names: Dependencies["names"]) =>
 /** The service over any adapters: the embedded mode passes in-memory ones. */
 export const layerWith = (
   dependencies: Dependencies,
-  options: { readonly httpPort: number; readonly host?: string }
+  options: { readonly httpPort: number; readonly host?: string; readonly bounds: DepthBounds }
 ) => {
   const foundation = Layer.mergeAll(
     dependencies.eventSource,
@@ -80,9 +91,12 @@ export const layerWith = (
   const http = HttpRouter.serve(Layer.mergeAll(api, Health.routes, HttpEdge.layer(Api)), { disableLogger: true }).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: options.httpPort, host: options.host ?? "0.0.0.0" }))
   )
-  return Layer.mergeAll(EventConsumer.layer({ inPlaceRetry }), readinessChecks(dependencies.names), http).pipe(
-    Layer.provideMerge(foundation)
-  )
+  return Layer.mergeAll(
+    EventConsumer.layer({ inPlaceRetry }),
+    QueueDepthMetrics.layer,
+    readinessChecks(dependencies.names, options.bounds),
+    http
+  ).pipe(Layer.provideMerge(foundation))
 }
 
 /** The service against RabbitMQ, Redis and the configured store. */
@@ -108,5 +122,10 @@ export const layer = (settings: NotificationsSettings, options: Options = {}) =>
       records: records(settings),
       names: { broker: "rabbitmq", dedupe: "redis" }
     },
-    { httpPort: settings.httpPort }
+    { httpPort: settings.httpPort, bounds: boundsOf(settings) }
   )
+
+export const boundsOf = (settings: NotificationsSettings): DepthBounds => ({
+  queue: settings.queueDepthBound,
+  deadLetters: settings.dlqDepthBound
+})

@@ -34,6 +34,11 @@ export class CopyNotConfirmed extends Schema.TaggedError<CopyNotConfirmed>()("Co
 
 export type Handler = (delivery: Delivery) => Effect.Effect<void>
 
+export interface QueueDepths {
+  readonly queue: number
+  readonly deadLetters: number
+}
+
 export class EventSource extends Context.Service<
   EventSource,
   {
@@ -42,6 +47,8 @@ export class EventSource extends Context.Service<
     readonly consume: (handle: Handler) => Effect.Effect<void, never, Scope.Scope>
     /** The broker answers: for `/readyz`. */
     readonly check: Effect.Effect<void, BrokerUnavailable>
+    /** Messages waiting in the main queue (consumer lag) and in the DLQ. */
+    readonly depths: Effect.Effect<QueueDepths, BrokerUnavailable>
   }
 >()("@workstream/platform/EventSource") {
   static readonly layerAmqp = (options: Options) => Layer.effect(EventSource, makeAmqp(options))
@@ -153,9 +160,24 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       Effect.retry(reconnectSchedule("200 millis", "5 seconds"))
     )
 
+  const depths = Effect.scoped(
+    Effect.gen(function* () {
+      const model = yield* connection.get
+      const channel = yield* Effect.acquireRelease(
+        setup("opening a channel", () => model.createChannel()),
+        (ch) => Effect.promise(() => ch.close().catch(() => undefined))
+      )
+      channel.on("error", () => undefined)
+      const queue = yield* setup("checking the queue", () => channel.checkQueue(topology.queue.name))
+      const dead = yield* setup("checking the DLQ", () => channel.checkQueue(topology.deadLetterQueue.name))
+      return { queue: queue.messageCount, deadLetters: dead.messageCount }
+    })
+  )
+
   return EventSource.of({
     topology,
     check: connection.check,
+    depths,
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
       const current: { value?: Consuming } = {}
@@ -191,6 +213,10 @@ const makeInMemory = Effect.fnUntraced(function* (options: {
   return EventSource.of({
     topology,
     check: Effect.void,
+    depths: Effect.all({
+      queue: broker.depth(topology.queue.name),
+      deadLetters: broker.depth(topology.deadLetterQueue.name)
+    }),
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
       const consumer = yield* broker.consume(topology.queue.name, options.prefetch, ({ message, ack }) => {

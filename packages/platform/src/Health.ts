@@ -8,6 +8,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
+import * as RuntimeMetrics from "./RuntimeMetrics.ts"
 
 /** Figures worth showing beside a dependency's status (lag, depth); `{}` when there are none. */
 export type Figures = Readonly<Record<string, unknown>>
@@ -16,25 +17,45 @@ export type Figures = Readonly<Record<string, unknown>>
 export type Check = Effect.Effect<Figures, unknown>
 
 export interface DependencyStatus {
-  readonly status: "up" | "down"
+  /** "lagging": it answers, but one of its figures is over its bound. */
+  readonly status: "up" | "down" | "lagging"
   readonly error?: string
+  /** The figures over their bounds, with the bounds. */
+  readonly over?: Readonly<Record<string, number>>
   readonly [figure: string]: unknown
 }
 
+/** Upper bounds of a check's numeric figures (e.g. `{ outbox_oldest_age_ms: 30000 }`). */
+export type Bounds = Readonly<Record<string, number>>
+
 export interface ReadinessReport {
-  /** "degraded": ready, but a dependency the service can work without is down (it stays in rotation). */
+  /**
+   * "degraded": ready, but a dependency the service can work without is down, or a figure is over
+   * its bound (lag, depth): it stays in rotation, the outbox and queues exist to absorb exactly that.
+   */
   readonly status: "ready" | "degraded" | "not_ready" | "draining"
   readonly dependencies: Record<string, DependencyStatus>
 }
 
 const CHECK_TIMEOUT = Duration.seconds(2)
 
-const run = (check: Check): Effect.Effect<DependencyStatus> =>
+const overBounds = (figures: Figures, bounds: Bounds): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(bounds).filter(([figure, bound]) => {
+      const value = figures[figure]
+      return typeof value === "number" && value > bound
+    })
+  )
+
+const run = (check: Check, bounds: Bounds): Effect.Effect<DependencyStatus> =>
   check.pipe(
     Effect.timeout(CHECK_TIMEOUT),
     // matchCause: a check that dies reports its dependency down instead of failing /readyz.
     Effect.matchCause({
-      onSuccess: (figures) => ({ ...figures, status: "up" as const }),
+      onSuccess: (figures): DependencyStatus => {
+        const over = overBounds(figures, bounds)
+        return Object.keys(over).length === 0 ? { ...figures, status: "up" } : { ...figures, status: "lagging", over }
+      },
       // The reason stays generic on purpose: readiness bodies are reachable from outside.
       onFailure: (cause) => ({
         status: "down" as const,
@@ -54,8 +75,13 @@ export class Readiness extends Context.Service<
     /**
      * `essential: false` for a dependency the service keeps working without (the broker, for a
      * service with an outbox): its failure reports "degraded" but keeps the service ready.
+     * `bounds`: a figure over its bound reports "degraded" too, and logs a warning when it crosses.
      */
-    readonly register: (name: string, check: Check, options?: { readonly essential?: boolean }) => Effect.Effect<void>
+    readonly register: (
+      name: string,
+      check: Check,
+      options?: { readonly essential?: boolean; readonly bounds?: Bounds }
+    ) => Effect.Effect<void>
     readonly report: Effect.Effect<ReadinessReport>
     /** From now on report "draining": the service is shutting down and takes no new work. */
     readonly drain: Effect.Effect<void>
@@ -64,25 +90,38 @@ export class Readiness extends Context.Service<
   static readonly layer = Layer.effect(
     Readiness,
     Effect.gen(function* () {
-      const checks = yield* Ref.make(new Map<string, { readonly check: Check; readonly essential: boolean }>())
+      const checks = yield* Ref.make(
+        new Map<string, { readonly check: Check; readonly essential: boolean; readonly bounds: Bounds }>()
+      )
       const draining = yield* Ref.make(false)
+      // Which dependencies were lagging at the last report: a warning is logged when one starts to.
+      const lagging = yield* Ref.make(new Set<string>())
       return Readiness.of({
         register: (name, check, options) =>
-          Ref.update(checks, (all) => new Map(all).set(name, { check, essential: options?.essential ?? true })),
+          Ref.update(checks, (all) =>
+            new Map(all).set(name, { check, essential: options?.essential ?? true, bounds: options?.bounds ?? {} })
+          ),
         drain: Ref.set(draining, true),
         report: Effect.gen(function* () {
           const entries = [...(yield* Ref.get(checks))]
           const results = yield* Effect.forEach(
             entries,
-            ([name, { check, essential }]) => Effect.map(run(check), (status) => [name, status, essential] as const),
+            ([name, { check, essential, bounds }]) =>
+              Effect.map(run(check, bounds), (status) => [name, status, essential] as const),
             { concurrency: "unbounded" }
           )
+          const nowLagging = new Set(results.filter(([, s]) => s.status === "lagging").map(([name]) => name))
+          const before = yield* Ref.getAndSet(lagging, nowLagging)
+          for (const [name, s] of results) {
+            if (s.status === "lagging" && !before.has(name))
+              yield* Effect.logWarning(`${name} over its bounds: ${JSON.stringify(s.over)}; still serving (degraded)`)
+          }
           const down = results.filter(([, s]) => s.status === "down")
           const status: ReadinessReport["status"] = (yield* Ref.get(draining))
             ? "draining"
             : down.some(([, , essential]) => essential)
               ? "not_ready"
-              : down.length > 0
+              : down.length > 0 || nowLagging.size > 0
                 ? "degraded"
                 : "ready"
           return { status, dependencies: Object.fromEntries(results.map(([name, s]) => [name, s])) }
@@ -92,7 +131,7 @@ export class Readiness extends Context.Service<
   )
 }
 
-/** `/healthz` and `/readyz`, to mount on any service's HTTP router. */
+/** `/healthz`, `/readyz` and `/metrics` (with the Node runtime's figures), to mount on any service's HTTP router. */
 export const routes = Layer.mergeAll(
   HttpRouter.add("GET", "/healthz", HttpServerResponse.jsonUnsafe({ status: "ok" })),
   HttpRouter.add(
@@ -104,7 +143,8 @@ export const routes = Layer.mergeAll(
       return HttpServerResponse.jsonUnsafe(report, { status: inRotation ? 200 : 503 })
     })
   ),
-  PrometheusMetrics.layerHttp({ path: "/metrics" })
+  PrometheusMetrics.layerHttp({ path: "/metrics" }),
+  RuntimeMetrics.layer
 )
 
 /** An HTTP server with just the operational routes: for services whose main interface is not HTTP. */

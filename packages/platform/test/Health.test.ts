@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Ref, Schema } from "effect"
 import { Health } from "../src/index.ts"
 
 class BrokerDown extends Schema.TaggedError<BrokerDown>()("BrokerDown", { detail: Schema.String }) {}
@@ -48,6 +48,28 @@ describe("Health.Readiness", () => {
       yield* readiness.register("postgres", Effect.succeed({}))
       yield* readiness.register("rabbitmq", Effect.fail(new BrokerDown({ detail: "x" })), { essential: false })
       assert.strictEqual((yield* readiness.report).status, "degraded")
+    }).pipe(Effect.provide(Health.Readiness.layer))
+  )
+
+  it.effect("a figure over its bound degrades the service, keeps it ready, and names the figure and the bound", () =>
+    Effect.gen(function* () {
+      const readiness = yield* Health.Readiness
+      const age = yield* Ref.make(1_000)
+      yield* readiness.register(
+        "postgres",
+        Effect.map(Ref.get(age), (ms) => ({ outbox_oldest_age_ms: ms })),
+        { bounds: { outbox_oldest_age_ms: 30_000 } }
+      )
+      assert.strictEqual((yield* readiness.report).status, "ready")
+      yield* Ref.set(age, 45_000)
+      assert.deepStrictEqual(yield* readiness.report, {
+        status: "degraded",
+        dependencies: {
+          postgres: { status: "lagging", outbox_oldest_age_ms: 45_000, over: { outbox_oldest_age_ms: 30_000 } }
+        }
+      })
+      yield* Ref.set(age, 10)
+      assert.strictEqual((yield* readiness.report).status, "ready")
     }).pipe(Effect.provide(Health.Readiness.layer))
   )
 })

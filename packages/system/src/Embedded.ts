@@ -82,7 +82,7 @@ export const run = (settings: EmbeddedSettings): Effect.Effect<Endpoints, unknow
           records: recordsInMemory,
           names: { broker: "event_bus", dedupe: "dedupe" }
         },
-        { httpPort: notifications.httpPort }
+        { httpPort: notifications.httpPort, bounds: NotificationsServer.boundsOf(notifications) }
       )
     )
 

@@ -16,7 +16,9 @@ const settings = {
   relayBatchSize: ServiceConfig.intAtLeast("RELAY_BATCH_SIZE", 1, 100),
   relayPollInterval: ServiceConfig.positiveDuration("RELAY_POLL_INTERVAL", Duration.seconds(1)),
   relayPublishTimeout: ServiceConfig.positiveDuration("RELAY_PUBLISH_TIMEOUT", Duration.seconds(10)),
-  outboxRetention: ServiceConfig.positiveDuration("OUTBOX_RETENTION", Duration.days(7))
+  outboxRetention: ServiceConfig.positiveDuration("OUTBOX_RETENTION", Duration.days(7)),
+  /** The oldest unpublished event older than this marks `/readyz` degraded (still in rotation) and logs a warning. */
+  outboxLagBound: ServiceConfig.positiveDuration("OUTBOX_LAG_BOUND", Duration.seconds(30))
 }
 
 export type TasksSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>

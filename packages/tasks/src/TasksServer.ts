@@ -6,7 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { AmqpConnection, EventPublisher, Health, Topology } from "@workstream/platform"
 import { TASKS_PROTO_PATH } from "@workstream/proto"
-import { Effect, Layer, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import * as Migrations from "./db/migrations.ts"
@@ -35,7 +35,7 @@ export interface Options {
 }
 
 /** `/readyz`: Postgres answers (with the outbox backlog as figures); the event bus down only degrades. */
-const readinessChecks = (busName: string) =>
+const readinessChecks = (busName: string, outboxLagBound: Duration.Duration) =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       const readiness = yield* Health.Readiness
@@ -49,7 +49,8 @@ const readinessChecks = (busName: string) =>
             outbox_pending: stats.pending,
             outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0
           }))
-        )
+        ),
+        { bounds: { outbox_oldest_age_ms: Duration.toMillis(outboxLagBound) } }
       )
       // Not essential: while the broker is away, writes go on into the outbox (that is what it is for).
       yield* readiness.register(
@@ -100,7 +101,7 @@ export const layer = (settings: TasksSettings, options: Options = {}) => {
   )
   const application = Tasks.layer.pipe(Layer.provideMerge(foundation))
   return Layer.mergeAll(
-    readinessChecks(eventBus.name),
+    readinessChecks(eventBus.name, settings.outboxLagBound),
     OutboxRelay.layer,
     GrpcServer.layer({ port: settings.grpcPort, protoPath: TASKS_PROTO_PATH }),
     Health.serve({ port: settings.httpPort })

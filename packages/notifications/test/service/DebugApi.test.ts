@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import type * as grpc from "@grpc/grpc-js"
@@ -10,23 +9,10 @@ import {
   spawnService,
   startTasks
 } from "@workstream/tasks/testing"
-import { Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
-import { NotificationsServer } from "../../src/index.ts"
-import type { NotificationsSettings } from "../../src/NotificationsConfig.ts"
+import { Effect, Schedule } from "effect"
+import { AMQP_URL, json, REDIS_URL, startNotifications } from "./support.ts"
 
-const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
-const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
-
-const json = (url: string) =>
-  Effect.tryPromise(async () => {
-    const response = await fetch(url)
-    return {
-      status: response.status,
-      type: response.headers.get("content-type"),
-      body: (await response.json()) as unknown
-    }
-  })
 
 interface Page {
   readonly items: ReadonlyArray<{ readonly event_id: string; readonly event_type: string; readonly task_id: string }>
@@ -40,24 +26,7 @@ describe("the notifications service", () => {
       Effect.gen(function* () {
         const topology = yield* freshTopology
         const tasks = yield* startTasks(yield* settingsFor(yield* freshDatabase), topology)
-        const settings: NotificationsSettings = {
-          amqpUrl: Redacted.make(AMQP_URL),
-          redisUrl: Redacted.make(REDIS_URL),
-          store: "memory",
-          mongoUrl: Option.none(),
-          mongoDb: "unused",
-          httpPort: yield* freePort,
-          logLevel: "Warn",
-          prefetch: 10,
-          dedupeTtl: Duration.minutes(5)
-        }
-        yield* Layer.build(
-          NotificationsServer.layer(settings, {
-            topology,
-            connectionName: `ws-test-notifications-${randomBytes(4).toString("hex")}`,
-            dedupePrefix: `test:${randomBytes(5).toString("hex")}:`
-          })
-        )
+        const settings = yield* startNotifications(topology)
         const base = `http://127.0.0.1:${settings.httpPort}/api/v1/notifications`
         const call = <Res>(method: "createTask" | "completeTask", request: object) =>
           Effect.callback<Res, grpc.ServiceError>((resume) => {
@@ -143,7 +112,11 @@ describe("the notifications service", () => {
         const ready = yield* json(`http://127.0.0.1:${settings.httpPort}/readyz`)
         assert.deepStrictEqual(ready.body, {
           status: "ready",
-          dependencies: { rabbitmq: { status: "up" }, redis: { status: "up" }, store: { status: "up" } }
+          dependencies: {
+            rabbitmq: { status: "up", queue_depth: 0, dlq_depth: 0 },
+            redis: { status: "up" },
+            store: { status: "up" }
+          }
         })
       }),
     60_000

@@ -56,7 +56,8 @@ export const settingsFor = (databaseUrl: string, overrides: Partial<TasksSetting
       relayBatchSize: 100,
       relayPollInterval: Duration.millis(200),
       relayPublishTimeout: Duration.seconds(10),
-      outboxRetention: Duration.days(7)
+      outboxRetention: Duration.days(7),
+      outboxLagBound: Duration.seconds(30)
     }
     return { ...settings, ...overrides }
   })

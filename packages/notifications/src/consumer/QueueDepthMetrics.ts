@@ -1,0 +1,26 @@
+/** Consumer lag and DLQ depth as a gauge, sampled every few seconds: `notifications_queue_depth{queue}`. */
+import { EventSource } from "@workstream/platform"
+import { Effect, Layer, Metric, Schedule } from "effect"
+
+const depth = Metric.gauge("notifications_queue_depth", {
+  description: "messages waiting in a queue: the notifications queue (consumer lag) and its DLQ"
+})
+
+export const layer = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const source = yield* EventSource.EventSource
+    const { queue, deadLetterQueue } = source.topology
+    yield* source.depths.pipe(
+      Effect.flatMap((depths) =>
+        Effect.all([
+          Metric.update(depth.pipe(Metric.withAttributes({ queue: queue.name })), depths.queue),
+          Metric.update(depth.pipe(Metric.withAttributes({ queue: deadLetterQueue.name })), depths.deadLetters)
+        ])
+      ),
+      // A broker that is away shows in /readyz; the gauge keeps its last value meanwhile.
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced("5 seconds")),
+      Effect.forkScoped
+    )
+  })
+)
