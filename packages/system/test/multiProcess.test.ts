@@ -17,6 +17,7 @@ import {
 } from "./support.ts"
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+const durableStore = process.env.MONGO_URL !== undefined
 const mainOf = (service: string) => fileURLToPath(new URL(`../../${service}/src/main.ts`, import.meta.url))
 
 /** Real servers for one test: its own database and its own RabbitMQ virtual host. */
@@ -28,7 +29,9 @@ const servers = Effect.gen(function* () {
       DATABASE_URL: yield* freshDatabase,
       AMQP_URL: url,
       REDIS_URL,
-      ...(process.env.MONGO_URL === undefined ? { NOTIFICATION_STORE: "memory" } : { MONGO_URL: process.env.MONGO_URL })
+      ...(durableStore
+        ? { MONGO_URL: process.env.MONGO_URL ?? "", MONGO_DB: `ws_e2e_${vhost.replaceAll("-", "_")}` }
+        : { NOTIFICATION_STORE: "memory" })
     }
   }
 })
@@ -79,7 +82,7 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
   )
 
   it.live(
-    "loses and duplicates nothing when the tasks process is killed -9 and every broker connection is cut mid-stream: every outbox event recorded exactly once",
+    "loses and duplicates nothing when the tasks process is killed -9 (with MONGO_URL set, the notifications process too) and every broker connection is cut mid-stream: every outbox event recorded exactly once",
     () =>
       Effect.gen(function* () {
         const { env, vhost } = yield* servers
@@ -93,7 +96,11 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
         const tasksEnv = { ...common, GRPC_PORT: String(grpcPort), HTTP_PORT: String(tasksPort) }
         const startTasks = spawnService(mainOf("tasks"), tasksEnv)
         const firstTasks = yield* startTasks
-        yield* spawnService(mainOf("notifications"), { ...common, HTTP_PORT: String(notificationsPort) })
+        const startNotifications = spawnService(mainOf("notifications"), {
+          ...common,
+          HTTP_PORT: String(notificationsPort)
+        })
+        const firstNotifications = yield* startNotifications
         yield* spawnService(mainOf("gateway"), {
           ...common,
           HTTP_PORT: String(gatewayPort),
@@ -121,6 +128,14 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
         yield* startTasks
         yield* Effect.sleep("700 millis")
         yield* closeAllConnections(vhost)
+        // Records in memory die with their process: only a durable store lets notifications be killed too.
+        if (durableStore) {
+          yield* Effect.sleep("300 millis")
+          firstNotifications.child.kill("SIGKILL")
+          yield* Effect.promise(() => firstNotifications.exited)
+          yield* startNotifications
+          yield* awaitReady(`${notifications}/readyz`)
+        }
         yield* Fiber.join(load)
 
         // The ledger: every event the outbox holds, and every record the notifications service keeps.
