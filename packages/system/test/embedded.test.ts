@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import { freePort } from "@workstream/tasks/testing"
 import { Effect } from "effect"
 import {
   awaitNotifications,
@@ -8,7 +7,8 @@ import {
   completeTask,
   createTask,
   descendantRunning,
-  launch
+  launch,
+  systemPorts
 } from "./support.ts"
 
 describe("the embedded mode (`pnpm start` with no server configured)", () => {
@@ -16,24 +16,8 @@ describe("the embedded mode (`pnpm start` with no server configured)", () => {
     "runs the whole system in one process: tasks made over REST show up as one notification per event, and SIGTERM stops it with exit 0",
     () =>
       Effect.gen(function* () {
-        const [gatewayPort, grpcPort, tasksPort, notificationsPort, postgresPort] = yield* Effect.all([
-          freePort,
-          freePort,
-          freePort,
-          freePort,
-          freePort
-        ])
-        const system = yield* launch("pnpm", ["start"], {
-          ...bareEnvironment(),
-          GATEWAY_PORT: String(gatewayPort),
-          TASKS_GRPC_PORT: String(grpcPort),
-          TASKS_HTTP_PORT: String(tasksPort),
-          NOTIFICATIONS_PORT: String(notificationsPort),
-          EMBEDDED_POSTGRES_PORT: String(postgresPort),
-          LOG_LEVEL: "Warn"
-        })
-        const gateway = `http://127.0.0.1:${gatewayPort}`
-        const notifications = `http://127.0.0.1:${notificationsPort}`
+        const { env, gateway, notifications } = yield* systemPorts
+        const system = yield* launch("pnpm", ["start"], { ...bareEnvironment(), ...env, LOG_LEVEL: "Warn" })
         yield* awaitReady(`${gateway}/readyz`)
         assert.include(system.output(), "Ready in", "it says when it is ready")
         assert.include(system.output(), `curl -s -X POST ${gateway}/api/v1/tasks`, "it prints a curl line to try")

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { AMQP_URL, databaseOf, freePort, freshDatabase, spawnService } from "@workstream/tasks/testing"
+import { AMQP_URL, databaseOf, freshDatabase, spawnService } from "@workstream/tasks/testing"
 import { Effect, Fiber, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import {
@@ -13,7 +13,8 @@ import {
   createTask,
   descendantRunning,
   freshVhost,
-  launch
+  launch,
+  systemPorts
 } from "./support.ts"
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -42,22 +43,9 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
     () =>
       Effect.gen(function* () {
         const { env } = yield* servers
-        const [gatewayPort, grpcPort, tasksPort, notificationsPort] = yield* Effect.all([
-          freePort,
-          freePort,
-          freePort,
-          freePort
-        ])
-        const system = yield* launch("pnpm", ["start"], {
-          ...bareEnvironment(),
-          ...env,
-          GATEWAY_PORT: String(gatewayPort),
-          TASKS_GRPC_PORT: String(grpcPort),
-          TASKS_HTTP_PORT: String(tasksPort),
-          NOTIFICATIONS_PORT: String(notificationsPort)
-        })
-        const gateway = `http://127.0.0.1:${gatewayPort}`
-        const notifications = `http://127.0.0.1:${notificationsPort}`
+        const placed = yield* systemPorts
+        const { gateway, notifications } = placed
+        const system = yield* launch("pnpm", ["start"], { ...bareEnvironment(), ...env, ...placed.env })
         yield* awaitReady(`${gateway}/readyz`)
         yield* awaitReady(`${notifications}/readyz`)
 
@@ -86,28 +74,21 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
     () =>
       Effect.gen(function* () {
         const { env, vhost } = yield* servers
-        const [gatewayPort, grpcPort, tasksPort, notificationsPort] = yield* Effect.all([
-          freePort,
-          freePort,
-          freePort,
-          freePort
-        ])
+        const { ports, gateway, notifications } = yield* systemPorts
         const common = { ...env, LOG_LEVEL: "Warn" }
-        const tasksEnv = { ...common, GRPC_PORT: String(grpcPort), HTTP_PORT: String(tasksPort) }
+        const tasksEnv = { ...common, GRPC_PORT: String(ports.tasksGrpc), HTTP_PORT: String(ports.tasksHttp) }
         const startTasks = spawnService(mainOf("tasks"), tasksEnv)
         const firstTasks = yield* startTasks
         const startNotifications = spawnService(mainOf("notifications"), {
           ...common,
-          HTTP_PORT: String(notificationsPort)
+          HTTP_PORT: String(ports.notifications)
         })
         const firstNotifications = yield* startNotifications
         yield* spawnService(mainOf("gateway"), {
           ...common,
-          HTTP_PORT: String(gatewayPort),
-          TASKS_GRPC_TARGET: `127.0.0.1:${grpcPort}`
+          HTTP_PORT: String(ports.gateway),
+          TASKS_GRPC_TARGET: `127.0.0.1:${ports.tasksGrpc}`
         })
-        const gateway = `http://127.0.0.1:${gatewayPort}`
-        const notifications = `http://127.0.0.1:${notificationsPort}`
         yield* awaitReady(`${gateway}/readyz`)
         yield* awaitReady(`${notifications}/readyz`)
 

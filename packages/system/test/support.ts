@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@workstream/tasks/testing"
 import { Effect, Schedule, type Scope } from "effect"
 
 export const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
@@ -156,3 +157,27 @@ export const closeAllConnections = (vhost: string) =>
       stdio: "ignore"
     })
   )
+
+/** Free ports for every part of the system, the variables that put each part there, and its URLs. */
+export const systemPorts = Effect.gen(function* () {
+  const [gateway, tasksGrpc, tasksHttp, notifications, postgres] = yield* Effect.all([
+    freePort,
+    freePort,
+    freePort,
+    freePort,
+    freePort
+  ])
+  const ports = { gateway, tasksGrpc, tasksHttp, notifications, postgres } as const
+  return {
+    ports,
+    env: {
+      GATEWAY_PORT: String(gateway),
+      TASKS_GRPC_PORT: String(tasksGrpc),
+      TASKS_HTTP_PORT: String(tasksHttp),
+      NOTIFICATIONS_PORT: String(notifications),
+      EMBEDDED_POSTGRES_PORT: String(postgres)
+    },
+    gateway: `http://127.0.0.1:${gateway}`,
+    notifications: `http://127.0.0.1:${notifications}`
+  }
+})

@@ -1,10 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Tracing } from "@workstream/platform"
-import { freePort } from "@workstream/tasks/testing"
 import { Effect, Layer, Option } from "effect"
 import * as Embedded from "../src/Embedded.ts"
-import { awaitNotifications, awaitReady, completeTask, createTask } from "./support.ts"
+import { awaitNotifications, awaitReady, completeTask, createTask, systemPorts } from "./support.ts"
 
 const exporter = new InMemorySpanExporter()
 
@@ -71,19 +70,13 @@ describe("tracing across the system", () => {
       Effect.gen(function* () {
         // Built into the test's scope, so spans are exported until the system has stopped.
         const tracing = yield* Layer.build(Tracing.layerWith("workstream", new SimpleSpanProcessor(exporter)))
-        const [gatewayPort, tasksGrpcPort, tasksHttpPort, notificationsPort, postgresPort] = yield* Effect.all([
-          freePort,
-          freePort,
-          freePort,
-          freePort,
-          freePort
-        ])
+        const { ports } = yield* systemPorts
         const endpoints = yield* Embedded.run({
-          gatewayPort,
-          tasksGrpcPort,
-          tasksHttpPort,
-          notificationsPort,
-          postgresPort,
+          gatewayPort: ports.gateway,
+          tasksGrpcPort: ports.tasksGrpc,
+          tasksHttpPort: ports.tasksHttp,
+          notificationsPort: ports.notifications,
+          postgresPort: ports.postgres,
           dataDir: Option.none(),
           logLevel: "Warn"
         }).pipe(Effect.provideContext(tracing))
