@@ -51,9 +51,7 @@ export const run = (settings: EmbeddedSettings): Effect.Effect<Endpoints, unknow
       DATABASE_URL: Redacted.value(databaseUrl),
       AMQP_URL: "unused://in-memory-broker",
       GRPC_PORT: String(settings.tasksGrpcPort),
-      HTTP_PORT: String(settings.tasksHttpPort),
-      // No LISTEN/NOTIFY through PGlite's socket: the relay polls, often.
-      RELAY_POLL_INTERVAL: process.env.RELAY_POLL_INTERVAL ?? "50 millis"
+      HTTP_PORT: String(settings.tasksHttpPort)
     })
     yield* start(
       "tasks",

@@ -23,6 +23,7 @@ import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import { OutboxStore } from "./db/OutboxStore.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
 import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable } from "./errors.ts"
+import { OutboxSignal } from "./outbox/OutboxSignal.ts"
 import * as PageToken from "./PageToken.ts"
 import { TasksConfig } from "./TasksConfig.ts"
 
@@ -82,6 +83,7 @@ export class Tasks extends Context.Service<
       const outbox = yield* OutboxStore
       const keys = yield* IdempotencyKeys
       const config = yield* TasksConfig
+      const signal = yield* OutboxSignal
 
       /** Bounds a store round by the configured timeout and turns every store failure into one error. */
       const store =
@@ -146,7 +148,10 @@ export class Tasks extends Context.Service<
         if (key === undefined) {
           yield* sql
             .withTransaction(Effect.andThen(repository.insert(decision.task), commit(decision, input.trace)))
-            .pipe(store("create"))
+            .pipe(
+              Effect.tap(() => signal.committed),
+              store("create")
+            )
           return decision.task
         }
         const hash = requestHash(decision.task)
@@ -164,6 +169,7 @@ export class Tasks extends Context.Service<
             })
           )
           .pipe(
+            Effect.tap(() => signal.committed),
             store("create"),
             // Lost the race to an identical create: answer as a replay would.
             Effect.catchTag("KeyTaken", () =>
@@ -196,7 +202,10 @@ export class Tasks extends Context.Service<
                 yield* commit(decision, trace)
               })
             )
-            .pipe(store(name))
+            .pipe(
+              Effect.tap(() => signal.committed),
+              store(name)
+            )
           return decision.task
         }).pipe(
           Effect.retry({ schedule: onVersionConflict, while: (e) => e._tag === "VersionConflict" }),

@@ -15,6 +15,7 @@ import { RelayLock } from "./db/RelayLock.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
 import * as GrpcServer from "./grpc/GrpcServer.ts"
 import * as OutboxRelay from "./outbox/OutboxRelay.ts"
+import { OutboxSignal } from "./outbox/OutboxSignal.ts"
 import { Tasks } from "./Tasks.ts"
 import { TasksConfig, type TasksSettings } from "./TasksConfig.ts"
 
@@ -97,6 +98,7 @@ export const layer = (settings: TasksSettings, options: Options = {}) => {
     stores,
     eventBus.layer,
     Health.Readiness.layer,
+    OutboxSignal.layer,
     Layer.succeed(TasksConfig, settings)
   )
   const application = Tasks.layer.pipe(Layer.provideMerge(foundation))

@@ -13,6 +13,7 @@ import { IdempotencyKeys } from "../db/IdempotencyKeys.ts"
 import { CHANNEL, type OutboxRow, OutboxStore } from "../db/OutboxStore.ts"
 import { RelayLock } from "../db/RelayLock.ts"
 import { TasksConfig } from "../TasksConfig.ts"
+import { OutboxSignal } from "./OutboxSignal.ts"
 
 const published = Metric.counter("outbox_events_published_total", {
   description: "outbox events confirmed by the broker"
@@ -165,7 +166,7 @@ export const layer = Layer.effectDiscard(
         Effect.retry(onTrouble)
       )
 
-    const wake = yield* Queue.sliding<void>(1)
+    const wake = (yield* OutboxSignal).wakes
     yield* Effect.forkScoped(
       Effect.gen(function* () {
         const notifications = yield* pg.listen(CHANNEL)
