@@ -6,7 +6,7 @@
  */
 import type { Topology } from "@workstream/platform"
 import amqp, { type GetMessage } from "amqplib"
-import { Effect, Schema } from "effect"
+import { type Duration, Effect, Schema } from "effect"
 import { ATTEMPTS_HEADER } from "../consumer/EventConsumer.ts"
 
 export interface ReplayOptions {
@@ -15,6 +15,8 @@ export interface ReplayOptions {
   /** One event id, or every message when undefined. */
   readonly eventId?: string | undefined
   readonly dryRun: boolean
+  /** Bound on the whole run; the connection is closed when it passes (unacked messages stay in the DLQ). */
+  readonly timeout?: Duration.Input
 }
 
 export interface Replayed {
@@ -42,10 +44,13 @@ const routingKeyOf = (message: GetMessage): string => {
 
 export const replay = (options: ReplayOptions): Effect.Effect<ReadonlyArray<Replayed>, ReplayFailed> =>
   Effect.tryPromise({
-    try: async () => {
+    try: async (signal) => {
       const connection = await amqp.connect(options.amqpUrl, {
-        clientProperties: { connection_name: "workstream-dlq-replay" }
+        clientProperties: { connection_name: "workstream-dlq-replay" },
+        timeout: 10_000
       })
+      // A broker that stops answering ends the run: closing returns every unacked message to the DLQ.
+      signal.addEventListener("abort", () => void connection.close().catch(() => undefined))
       try {
         const channel = await connection.createConfirmChannel()
         const queue = options.topology.deadLetterQueue.name
@@ -82,4 +87,10 @@ export const replay = (options: ReplayOptions): Effect.Effect<ReadonlyArray<Repl
       }
     },
     catch: (cause) => new ReplayFailed({ reason: cause instanceof Error ? cause.message : String(cause) })
-  })
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: options.timeout ?? "2 minutes",
+      orElse: () =>
+        Effect.fail(new ReplayFailed({ reason: "the broker did not answer in time; nothing unconfirmed was acked" }))
+    })
+  )
