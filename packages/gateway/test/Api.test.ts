@@ -150,6 +150,14 @@ layer(System.layerWith(), { timeout: "60 seconds", excludeTestServices: true })(
         assert.strictEqual(body.status, status, name)
         assert.notMatch(reply.text, /at \w+ \(|node:internal|SqlError|127\.0\.0\.1|localhost/, name)
       }
+      const foreign = (yield* request(`${url}?cursor=bogus`)).json as {
+        errors: Array<{ path: string; message: string }>
+      }
+      assert.deepStrictEqual(
+        foreign.errors.map((e) => e.path),
+        ["query.cursor"],
+        "a foreign cursor is named as the API names it"
+      )
       const violations = (yield* create({ title: "  ", priority: "SOON", description: 5 })).json as {
         errors: Array<{ path: Array<string>; message: string }>
       }

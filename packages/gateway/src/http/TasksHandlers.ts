@@ -1,12 +1,13 @@
 /** The REST handlers: each request becomes one gRPC call with the request's correlation ids. */
 import { randomUUID } from "node:crypto"
+import { status } from "@grpc/grpc-js"
 import type { NewTask, Task } from "@workstream/domain"
 import { TraceContext } from "@workstream/platform"
 import { DomainMapping, TaskPriority, TaskStatus } from "@workstream/proto"
 import { DateTime, Effect, Option } from "effect"
 import { HttpEffect, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { Api, UnavailableProblem } from "../Api.ts"
+import { Api, UnavailableProblem, ValidationProblem } from "../Api.ts"
 import { type CallContext, TasksClient } from "../grpc/TasksClient.ts"
 import { toProblem } from "./upstreamProblem.ts"
 
@@ -90,7 +91,18 @@ export const TasksHandlers = HttpApiBuilder.group(
               },
               yield* callContext
             )
-            .pipe(Effect.mapError(toProblem))
+            .pipe(
+              // The only argument tasks can refuse here is the cursor: say so in the REST API's words.
+              Effect.mapError((error) =>
+                error._tag === "UpstreamFailure" && error.code === status.INVALID_ARGUMENT
+                  ? new ValidationProblem({
+                      errors: [
+                        { path: "query.cursor", message: "is not a cursor this API issued; list again without it" }
+                      ]
+                    })
+                  : toProblem(error)
+              )
+            )
           const items = yield* Effect.forEach(response.tasks, task)
           return { items, next_cursor: response.next_page_token === "" ? null : response.next_page_token }
         })
