@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstream/domain"
 import { AmqpConnection, EventPublisher, EventSource, type Topology } from "@workstream/platform"
 import { closeConnectionFromBroker } from "@workstream/platform/testing"
-import { freshTopologyWith } from "@workstream/tasks/testing"
+import { freshTopologyWith, takeMessages } from "@workstream/tasks/testing"
 import amqp from "amqplib"
 import { DateTime, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Result, Schedule, Scope } from "effect"
 import { Redis } from "ioredis"
@@ -126,24 +126,6 @@ const waitFor = <A>(check: Effect.Effect<A, unknown, NotificationRecords>, until
     Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo({ duration: "10 seconds" })))
   )
 
-const dlqMessages = (topology: Topology.Topology, count: number) =>
-  Effect.promise(async () => {
-    const connection = await amqp.connect(AMQP_URL)
-    const channel = await connection.createChannel()
-    const found: Array<amqp.GetMessage> = []
-    const deadline = Date.now() + 10_000
-    try {
-      while (found.length < count && Date.now() < deadline) {
-        const message = await channel.get(topology.deadLetterQueue.name, { noAck: true })
-        if (message === false) await new Promise((r) => setTimeout(r, 50))
-        else found.push(message)
-      }
-      return found
-    } finally {
-      await connection.close()
-    }
-  })
-
 const testTopology = freshTopologyWith({ retryDelays: [Duration.millis(200), Duration.millis(400)] })
 
 /** Runs `body` against a live consumer on a topology of its own, then removes the topology. */
@@ -220,15 +202,14 @@ describe("the notifications consumer", () => {
           for (const [key, body] of poison) yield* publish(key, body, `poison-${unique()}`)
           yield* publish(event.event_type, valid, event.event_id)
           yield* waitFor(records.get(event.event_id), Option.isSome)
-          const dead = yield* dlqMessages(topology, poison.length)
+          const dead = yield* takeMessages(topology.deadLetterQueue.name, poison.length, 10_000)
           assert.strictEqual(dead.length, poison.length)
           for (const [i, message] of dead.entries()) {
-            const headers = message.properties.headers ?? {}
-            assert.isString(headers["x-reason"])
-            assert.isAbove(String(headers["x-reason"]).length, 0)
-            assert.strictEqual(headers["x-stage"], "decode")
-            assert.strictEqual(headers["x-original-routing-key"], poison[i]?.[0])
-            assert.strictEqual(message.content.toString(), poison[i]?.[1])
+            assert.isString(message.headers["x-reason"])
+            assert.isAbove(String(message.headers["x-reason"]).length, 0)
+            assert.strictEqual(message.headers["x-stage"], "decode")
+            assert.strictEqual(message.headers["x-original-routing-key"], poison[i]?.[0])
+            assert.strictEqual(message.body, poison[i]?.[1])
           }
           const kept = yield* records.listDeadLetters({ limit: 10 })
           assert.deepStrictEqual(
@@ -264,12 +245,12 @@ describe("the notifications consumer", () => {
           Effect.gen(function* () {
             const event = yield* createdEvent
             yield* publish(event.event_type, encodeEvent(event), event.event_id)
-            const [dead] = yield* dlqMessages(topology, 1)
-            const headers = dead?.properties.headers ?? {}
+            const [dead] = yield* takeMessages(topology.deadLetterQueue.name, 1, 10_000)
+            const headers = dead?.headers ?? {}
             assert.strictEqual(headers["x-reason"], "retries exhausted")
             assert.strictEqual(headers[EventConsumer.ATTEMPTS_HEADER], 3)
             assert.include(String(headers["x-last-error"]), "unavailable")
-            assert.strictEqual(dead?.properties.messageId, event.event_id)
+            assert.strictEqual(dead?.messageId, event.event_id)
           }),
         () => flakyRecords(Number.POSITIVE_INFINITY)
       )

@@ -15,6 +15,8 @@ import type { TasksSettings } from "../../src/TasksConfig.ts"
 import * as TasksServer from "../../src/TasksServer.ts"
 import { scratchDatabase } from "./database.ts"
 
+export { type Received, takeMessages } from "./clients.ts"
+
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
 
 const unique = () => randomBytes(5).toString("hex")
