@@ -1,0 +1,998 @@
+/**
+ * `pnpm bench`: every figure of issue 9 against the local Postgres, RabbitMQ and Redis, each the
+ * median of REPS runs (min, max kept), Workstream measured beside its baseline in the same run.
+ * Writes bench/results/latest.json and regenerates docs/performance.md + docs/performance.svg.
+ *
+ *   pnpm bench              3 repetitions (about 8 minutes)
+ *   pnpm bench --quick      1 short repetition (for development)
+ *   pnpm bench --profile    also writes .cpuprofile files of the services (see bench/profile.ts)
+ *   pnpm bench --only=create,e2e,consumer,relay,startup
+ */
+import { execFileSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { Agent, request } from "node:http"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import amqp from "amqplib"
+import autocannon from "autocannon"
+import { Redis } from "ioredis"
+import pg from "pg"
+import {
+  addVhost,
+  amqpUrl,
+  cpuSeconds,
+  createDb,
+  createdEvent,
+  DEDUPE_PREFIX,
+  dbUrl,
+  deleteVhost,
+  descendants,
+  dropDb,
+  fmt,
+  freePort,
+  log,
+  machineCpu,
+  metric,
+  newTask,
+  type Proc,
+  percentile,
+  REDIS_URL,
+  ROOT,
+  rssMb,
+  type Stat,
+  serverPids,
+  sleep,
+  spawnNode,
+  stat,
+  stop,
+  uuidv7,
+  waitReady
+} from "./lib.ts"
+import { writeReport } from "./report.ts"
+
+const args = process.argv.slice(2)
+const quick = args.includes("--quick")
+const profile = args.includes("--profile")
+const only = args
+  .find((a) => a.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",")
+const wants = (part: string) => only === undefined || only.includes(part)
+
+const REPS = quick ? 1 : 3
+const CREATE_SECONDS = quick ? 4 : 10
+const CONNECTIONS = 64
+const E2E_RATE = 200
+const E2E_SECONDS = quick ? 10 : 30
+const EVENTS = quick ? 10_000 : 50_000
+const PREFETCH = 20
+const DRAIN_TIMEOUT_MS = quick ? 60_000 : 90_000
+/** The service's drain is cut here (then its rate is over what it drained) to keep `pnpm bench` under 10 min. */
+const CONSUMER_TIMEOUT_MS = quick ? 30_000 : 40_000
+
+const CEILINGS = {
+  publishBatchedConfirms: 12_723,
+  pgTxAt32Clients: 4_632,
+  bareHttpWithInsert: 7_489,
+  consumeAckPrefetch100: 23_922,
+  redisSetNx64: 72_519
+}
+
+const runId = `bench_${Date.now().toString(36)}_${process.pid}`
+const profDir = join(tmpdir(), `${runId}_prof`)
+const nodeOptions = profile ? `--cpu-prof --cpu-prof-dir=${profDir}` : ""
+
+const results: Record<string, unknown> = {}
+/** Figures that explain the others (no target): printed and listed in docs/performance.md. */
+const diagnostics: Array<string> = []
+const diagnose = (line: string) => {
+  diagnostics.push(line)
+  log(`  (diagnostic) ${line}`)
+}
+const figures: Array<Figure> = []
+
+export interface Figure {
+  readonly id: string
+  readonly label: string
+  readonly unit: string
+  readonly workstream: Stat
+  readonly baseline?: Stat | undefined
+  readonly baselineLabel?: string | undefined
+  /** workstream / baseline (or / ceiling); "higher" figures want a large ratio, "lower" a small one. */
+  readonly ratio?: number | undefined
+  readonly target: string
+  readonly met: boolean | undefined
+  readonly better: "higher" | "lower"
+}
+
+const addFigure = (figure: Figure) => {
+  figures.push(figure)
+  const base = figure.baseline === undefined ? "" : `  baseline ${fmt(figure.baseline.median, 1)}`
+  const ratio = figure.ratio === undefined ? "" : `  ratio ${fmt(figure.ratio, 2)}`
+  const met = figure.met === undefined ? "" : figure.met ? "  MET" : "  MISSED"
+  log(
+    `  => ${figure.label}: ${fmt(figure.workstream.median, 1)} ${figure.unit} [${fmt(figure.workstream.min, 1)}–${fmt(figure.workstream.max, 1)}]${base}${ratio}  target ${figure.target}${met}`
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources of this run: databases, vhosts, Redis keys; all removed at the end.
+
+const resources = {
+  dbs: [] as Array<string>,
+  vhosts: [] as Array<string>,
+  redisKeys: [] as Array<string>,
+  procs: [] as Array<Proc>
+}
+
+const db = (suffix: string) => {
+  const name = `${runId}_${suffix}`
+  createDb(name)
+  resources.dbs.push(name)
+  return name
+}
+const vhost = (suffix: string) => {
+  const name = `${runId}_${suffix}`
+  addVhost(name)
+  resources.vhosts.push(name)
+  return name
+}
+
+const track = (proc: Proc) => {
+  resources.procs.push(proc)
+  return proc
+}
+
+const cleanup = async () => {
+  for (const proc of resources.procs) await stop(proc)
+  if (resources.redisKeys.length > 0) {
+    const redis = new Redis(REDIS_URL)
+    for (let i = 0; i < resources.redisKeys.length; i += 1000) {
+      await redis.unlink(...resources.redisKeys.slice(i, i + 1000))
+    }
+    await redis.quit()
+  }
+  for (const name of resources.dbs) dropDb(name)
+  for (const name of resources.vhosts) deleteVhost(name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+const serviceMain = (svc: "tasks" | "notifications" | "gateway") => `packages/${svc}/src/main.ts`
+
+const withNodeOptions = (env: Record<string, string>) =>
+  nodeOptions === "" ? env : { ...env, NODE_OPTIONS: nodeOptions }
+
+interface System {
+  readonly proc: Proc
+  readonly gateway: string
+  readonly tasksHttp: string
+  readonly notifications: string
+}
+
+const startSystem = async (name: string, database: string, vh: string): Promise<System> => {
+  const [gw, grpc, th, nh] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
+  const proc = track(
+    spawnNode(
+      "system",
+      ["packages/system/src/start.ts"],
+      withNodeOptions({
+        DATABASE_URL: dbUrl(database),
+        AMQP_URL: amqpUrl(vh),
+        REDIS_URL,
+        NOTIFICATION_STORE: "memory",
+        DEDUPE_TTL: "30 minutes",
+        GATEWAY_PORT: String(gw),
+        TASKS_GRPC_PORT: String(grpc),
+        TASKS_HTTP_PORT: String(th),
+        NOTIFICATIONS_PORT: String(nh)
+      })
+    )
+  )
+  const system = {
+    proc,
+    gateway: `http://127.0.0.1:${gw}`,
+    tasksHttp: `http://127.0.0.1:${th}`,
+    notifications: `http://127.0.0.1:${nh}`
+  }
+  await waitReady(`${system.tasksHttp}/readyz`, proc)
+  await waitReady(`${system.notifications}/readyz`, proc)
+  await waitReady(`${system.gateway}/readyz`, proc)
+  await sleep(1000)
+  const idle = serviceRss(proc)
+  diagnose(
+    `RSS of the ${name} system right after start, before any request: ${Object.entries(idle)
+      .map(([k, v]) => `${k} ${fmt(v)} MB`)
+      .join(", ")}`
+  )
+  return system
+}
+
+const servicePids = (proc: Proc): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const { pid, cmd } of descendants(proc.child.pid ?? 0)) {
+    const match = /packages\/(tasks|notifications|gateway)\/src\/main\.ts/.exec(cmd)
+    if (match?.[1] !== undefined) out[match[1]] = pid
+  }
+  return out
+}
+
+const serviceRss = (proc: Proc): Record<string, number> =>
+  Object.fromEntries(Object.entries(servicePids(proc)).map(([svc, pid]) => [svc, rssMb(pid)]))
+
+/** CPU ms each process used per successful request during `body`, and the machine's busy share. */
+const withCpu = async <A extends { ok: number }>(pids: Record<string, number>, body: () => Promise<A>) => {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]))
+  // The servers are shared with other work on this machine: their share is indicative only.
+  // Per pid, and only pids alive at both ends (backends of other work come and go).
+  const servers = serverPids()
+  const servers0 = Object.fromEntries(Object.entries(servers).map(([k, list]) => [k, list.map(cpuSeconds)]))
+  // A process that appeared meanwhile (a new backend) counts whole; one that exited is lost.
+  const serverCpu = () => {
+    const now = serverPids()
+    return Object.fromEntries(
+      Object.entries(now).map(([k, list]) => [
+        k,
+        list.reduce((sum, pid) => {
+          const i = servers[k]?.indexOf(pid) ?? -1
+          const delta = cpuSeconds(pid) - (i === -1 ? 0 : (servers0[k]?.[i] ?? Number.NaN))
+          return Number.isFinite(delta) ? sum + delta : sum
+        }, 0)
+      ])
+    )
+  }
+  const self0 = process.cpuUsage()
+  const m0 = machineCpu()
+  const result = await body()
+  const m1 = machineCpu()
+  const self1 = process.cpuUsage(self0)
+  const perRequest: Record<string, number> = {}
+  for (const [k, pid] of Object.entries(pids)) perRequest[k] = ((cpuSeconds(pid) - (before[k] ?? 0)) * 1000) / result.ok
+  perRequest.loadgen = (self1.user + self1.system) / 1000 / result.ok
+  const servers1 = serverCpu()
+  for (const k of Object.keys(servers1)) perRequest[`${k}*`] = ((servers1[k] ?? 0) * 1000) / result.ok
+  const machineBusy = (m1.busy - m0.busy) / (m1.total - m0.total)
+  return { ...result, cpuMsPerRequest: perRequest, machineBusy }
+}
+
+const cpuLine = (r: { cpuMsPerRequest: Record<string, number>; machineBusy: number }) =>
+  `        CPU ms/request: ${Object.entries(r.cpuMsPerRequest)
+    .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+    .join(", ")}; machine ${fmt(100 * r.machineBusy)} % busy (* shared server, all its work)`
+
+const heapUsed = async (system: System): Promise<Record<string, number>> => {
+  const out: Record<string, number> = {}
+  for (const [svc, base] of [
+    ["gateway", system.gateway],
+    ["tasks", system.tasksHttp],
+    ["notifications", system.notifications]
+  ] as const) {
+    try {
+      out[svc] = (await metric(`${base}/metrics`, "nodejs_heap_used_bytes")) / 2 ** 20
+    } catch {
+      out[svc] = Number.NaN
+    }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Create path
+
+const BODY = JSON.stringify({ title: "Benchmark task", priority: "HIGH" })
+
+const cannon = async (url: string, duration: number) => {
+  const result = await autocannon({
+    url: `${url}/api/v1/tasks`,
+    method: "POST",
+    connections: CONNECTIONS,
+    duration,
+    headers: { "content-type": "application/json" },
+    body: BODY
+  })
+  const ok = result["2xx"]
+  return {
+    rps: ok / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts
+  }
+}
+
+const benchCreate = async (system: System, baselineDb: string) => {
+  log(
+    `\n[1] create path: autocannon ${CONNECTIONS} connections, ${CREATE_SECONDS} s, Workstream and baseline alternating`
+  )
+  const port = await freePort()
+  const baseline = track(
+    spawnNode("baseline-http", ["bench/baseline-server.ts"], { DATABASE_URL: dbUrl(baselineDb), PORT: String(port) })
+  )
+  const baseUrl = `http://127.0.0.1:${port}`
+  await waitReady(`${baseUrl}/readyz`, baseline)
+  log("  warm-up (3 s each)")
+  await cannon(system.gateway, 3)
+  await cannon(baseUrl, 3)
+  const pids = servicePids(system.proc)
+  const basePid = { baseline: baseline.child.pid ?? 0 }
+  type Run = Awaited<ReturnType<typeof withCpu<Awaited<ReturnType<typeof cannon>>>>>
+  const ws: Array<Run> = []
+  const base: Array<Run> = []
+  const rss: Array<Record<string, number>> = []
+  const heap: Array<Record<string, number>> = []
+  for (let rep = 0; rep < REPS; rep++) {
+    const w = await withCpu(pids, () => cannon(system.gateway, CREATE_SECONDS))
+    rss.push(serviceRss(system.proc))
+    heap.push(await heapUsed(system))
+    ws.push(w)
+    log(
+      `  run ${rep + 1} Workstream: ${fmt(w.rps)} req/s  p50 ${w.p50} ms  p99 ${w.p99} ms  (non-2xx ${w.non2xx}, errors ${w.errors}, timeouts ${w.timeouts})`
+    )
+    log(cpuLine(w))
+    log(
+      `        RSS MB: ${Object.entries(rss.at(-1) ?? {})
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(", ")}`
+    )
+    const b = await withCpu(basePid, () => cannon(baseUrl, CREATE_SECONDS))
+    base.push(b)
+    log(`  run ${rep + 1} baseline:   ${fmt(b.rps)} req/s  p50 ${b.p50} ms  p99 ${b.p99} ms  (non-2xx ${b.non2xx})`)
+    log(cpuLine(b))
+  }
+  await stop(baseline)
+  const cpuSummary = (runs: Array<Run>) => {
+    const keys = Object.keys(runs[0]?.cpuMsPerRequest ?? {})
+    return keys
+      .map((k) => `${k} ${fmt(stat(runs.map((r) => r.cpuMsPerRequest[k] ?? Number.NaN)).median, 2)}`)
+      .join(", ")
+  }
+  diagnose(`create, CPU ms per request (median; * = shared server, all its work): Workstream ${cpuSummary(ws)}`)
+  diagnose(`create, CPU ms per request, baseline: ${cpuSummary(base)}`)
+  diagnose(
+    `create, V8 heap in use (nodejs_heap_used_bytes, sampled every 5 s) after each Workstream run, MB: ${[
+      "gateway",
+      "tasks",
+      "notifications"
+    ]
+      .map((svc) => `${svc} ${heap.map((h) => fmt(h[svc] ?? Number.NaN)).join(" / ")}`)
+      .join("; ")}; RSS: ${["gateway", "tasks", "notifications"]
+      .map((svc) => `${svc} ${rss.map((h) => fmt(h[svc] ?? Number.NaN)).join(" / ")}`)
+      .join("; ")}`
+  )
+  diagnose(
+    `create, machine busy during the runs: Workstream ${fmt(100 * stat(ws.map((r) => r.machineBusy)).median)} %, baseline ${fmt(100 * stat(base.map((r) => r.machineBusy)).median)} %`
+  )
+  results.create = { workstream: ws, baseline: base, rss, heap }
+  const wsRps = stat(ws.map((r) => r.rps))
+  const baseRps = stat(base.map((r) => r.rps))
+  const wsP99 = stat(ws.map((r) => r.p99))
+  const baseP99 = stat(base.map((r) => r.p99))
+  const rpsRatio = wsRps.median / baseRps.median
+  const p99Ratio = wsP99.median / baseP99.median
+  addFigure({
+    id: "create_rps",
+    label: "create throughput (POST /api/v1/tasks, 64 conn.)",
+    unit: "req/s",
+    workstream: wsRps,
+    baseline: baseRps,
+    baselineLabel: "bare node:http + pg, same transaction",
+    ratio: rpsRatio,
+    target: ">= 50 % of baseline",
+    met: rpsRatio >= 0.5,
+    better: "higher"
+  })
+  addFigure({
+    id: "create_p50",
+    label: "create latency p50",
+    unit: "ms",
+    workstream: stat(ws.map((r) => r.p50)),
+    baseline: stat(base.map((r) => r.p50)),
+    baselineLabel: "bare node:http + pg",
+    ratio: stat(ws.map((r) => r.p50)).median / stat(base.map((r) => r.p50)).median,
+    target: "(reported)",
+    met: undefined,
+    better: "lower"
+  })
+  addFigure({
+    id: "create_p99",
+    label: "create latency p99",
+    unit: "ms",
+    workstream: wsP99,
+    baseline: baseP99,
+    baselineLabel: "bare node:http + pg",
+    ratio: p99Ratio,
+    target: "<= 3x baseline",
+    met: p99Ratio <= 3,
+    better: "lower"
+  })
+  for (const svc of ["gateway", "tasks", "notifications"]) {
+    const s = stat(rss.map((r) => r[svc] ?? Number.NaN))
+    addFigure({
+      id: `rss_${svc}`,
+      label: `RSS of ${svc} at the end of a create run`,
+      unit: "MB",
+      workstream: s,
+      target: "< 150 MB",
+      met: s.max < 150,
+      better: "lower"
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. End-to-end latency
+
+const postOnce = (agent: Agent, base: URL): Promise<{ status: number; body: string; at: number }> =>
+  new Promise((resolve) => {
+    const req = request(
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        path: "/api/v1/tasks",
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(BODY) }
+      },
+      (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() })
+        )
+      }
+    )
+    req.on("error", () => resolve({ status: 0, body: "", at: Date.now() }))
+    req.end(BODY)
+  })
+
+const benchE2e = async (system: System, database: string) => {
+  log(`\n[2] end-to-end latency: ${E2E_RATE} creates/s (open loop) for ${E2E_SECONDS} s, created_at -> received_at`)
+  const pool = new pg.Pool({ connectionString: dbUrl(database), max: 2 })
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+  const base = new URL(system.gateway)
+  const runs: Array<{ p50: number; p95: number; p99: number; max: number; from201p99: number; n: number }> = []
+  for (let rep = 0; rep < REPS; rep++) {
+    const total = E2E_RATE * E2E_SECONDS
+    const created: Array<{ id: string; created_at: string; at: number }> = []
+    let failed = 0
+    const pending: Array<Promise<void>> = []
+    const start = performance.now()
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / E2E_RATE
+      const wait = due - performance.now()
+      if (wait > 1) await sleep(wait)
+      pending.push(
+        postOnce(agent, base).then(({ status, body, at }) => {
+          if (status !== 201) {
+            failed++
+            return
+          }
+          const task = JSON.parse(body) as { id: string; created_at: string }
+          created.push({ id: task.id, created_at: task.created_at, at })
+        })
+      )
+    }
+    await Promise.all(pending)
+    const achieved = total / ((performance.now() - start) / 1000)
+    // Event ids from the outbox (the tasks service's own database), then each record by id.
+    const ids = created.map((c) => c.id)
+    const { rows } = await pool.query<{ task_id: string; event_id: string; published_ms: number | null }>(
+      `SELECT task_id::text, event_id::text, (extract(epoch FROM published_at) * 1000)::float8 AS published_ms
+       FROM outbox WHERE task_id = ANY($1::uuid[])`,
+      [ids]
+    )
+    const eventOf = new Map(rows.map((r) => [r.task_id, r.event_id]))
+    const publishedOf = new Map(rows.map((r) => [r.task_id, r.published_ms]))
+    // The two halves: created -> marked published by the relay, published -> recorded by notifications.
+    const relayPart: Array<number> = []
+    const consumerPart: Array<number> = []
+    const latencies: Array<number> = []
+    const from201: Array<number> = []
+    let missing = 0
+    const queue = [...created]
+    const deadline = Date.now() + 30_000
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+          const eventId = eventOf.get(item.id)
+          if (eventId === undefined) {
+            missing++
+            continue
+          }
+          for (;;) {
+            const response = await fetch(`${system.notifications}/api/v1/notifications/${eventId}`)
+            if (response.status === 200) {
+              const record = (await response.json()) as { received_at: string }
+              const received = Date.parse(record.received_at)
+              latencies.push(received - Date.parse(item.created_at))
+              from201.push(received - item.at)
+              const published = publishedOf.get(item.id)
+              if (typeof published === "number") {
+                relayPart.push(published - Date.parse(item.created_at))
+                consumerPart.push(received - published)
+              }
+              break
+            }
+            await response.arrayBuffer()
+            if (Date.now() > deadline) {
+              missing++
+              break
+            }
+            await sleep(200)
+          }
+        }
+      })
+    )
+    latencies.sort((a, b) => a - b)
+    from201.sort((a, b) => a - b)
+    const run = {
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? Number.NaN,
+      from201p99: percentile(from201, 99),
+      n: latencies.length
+    }
+    runs.push(run)
+    relayPart.sort((a, b) => a - b)
+    consumerPart.sort((a, b) => a - b)
+    diagnose(
+      `e2e run ${rep + 1}: created_at -> outbox published_at p50 ${fmt(percentile(relayPart, 50))} / p99 ${fmt(percentile(relayPart, 99))} ms; published_at -> record received_at p50 ${fmt(percentile(consumerPart, 50))} / p99 ${fmt(percentile(consumerPart, 99))} ms (published_at is stamped after the batch's confirms)`
+    )
+    log(
+      `  run ${rep + 1}: ${fmt(achieved)} creates/s sent, ${created.length} created, ${failed} failed, ${missing} not recorded; p50 ${run.p50} ms  p95 ${run.p95} ms  p99 ${run.p99} ms  max ${run.max} ms  (201 -> record p99 ${run.from201p99} ms)`
+    )
+  }
+  agent.destroy()
+  await pool.end()
+  results.e2e = runs
+  for (const p of ["p50", "p95", "p99"] as const) {
+    const s = stat(runs.map((r) => r[p]))
+    addFigure({
+      id: `e2e_${p}`,
+      label: `end-to-end latency ${p} (create -> notification record, 200/s)`,
+      unit: "ms",
+      workstream: s,
+      target: p === "p99" ? "< 50 ms" : "(reported)",
+      met: p === "p99" ? s.median < 50 : undefined,
+      better: "lower"
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Consumer throughput (and the batched-confirm publish baseline, measured while preloading)
+
+const NOTIFY = {
+  exchange: "workstream.events",
+  queue: "workstream.notifications",
+  dlq: "workstream.notifications.dlq",
+  retry: [1, 5, 15, 30, 60]
+}
+
+/** The topology exactly as packages/platform/src/Topology.ts `make()` declares it (no prefix). */
+const declareTopology = async (channel: amqp.Channel) => {
+  const quorum = { "x-queue-type": "quorum" }
+  await channel.assertExchange(NOTIFY.exchange, "topic", { durable: true })
+  await channel.assertQueue(NOTIFY.dlq, { durable: true, arguments: quorum })
+  await channel.assertQueue(NOTIFY.queue, {
+    durable: true,
+    arguments: {
+      ...quorum,
+      "x-delivery-limit": 20,
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": NOTIFY.dlq
+    }
+  })
+  await channel.bindQueue(NOTIFY.queue, NOTIFY.exchange, "workstream.task.#")
+  for (const s of NOTIFY.retry) {
+    await channel.assertQueue(`${NOTIFY.queue}.retry.${s}s`, {
+      durable: true,
+      arguments: {
+        ...quorum,
+        "x-message-ttl": s * 1000,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": NOTIFY.queue
+      }
+    })
+  }
+}
+
+/** Publishes `count` valid created events with confirms awaited per batch of 100; returns msg/s. */
+const preload = async (url: string, count: number): Promise<{ rate: number; ids: Array<string> }> => {
+  const connection = await amqp.connect(url)
+  const channel = await connection.createConfirmChannel()
+  await declareTopology(channel)
+  const ids: Array<string> = []
+  const bodies: Array<Buffer> = []
+  for (let i = 0; i < count; i++) {
+    const id = uuidv7()
+    ids.push(id)
+    bodies.push(Buffer.from(createdEvent(newTask(`Preloaded ${i}`), id)))
+  }
+  const start = performance.now()
+  for (let i = 0; i < count; i += 100) {
+    for (let j = i; j < Math.min(count, i + 100); j++) {
+      channel.publish(NOTIFY.exchange, "workstream.task.created.v1", bodies[j] ?? Buffer.alloc(0), {
+        persistent: true,
+        mandatory: true,
+        contentType: "application/json",
+        messageId: ids[j] ?? ""
+      })
+    }
+    await channel.waitForConfirms()
+  }
+  const rate = count / ((performance.now() - start) / 1000)
+  await channel.close()
+  await connection.close()
+  return { rate, ids }
+}
+
+const baselineConsume = async (url: string, count: number, prefix: string): Promise<number> => {
+  const redis = new Redis(REDIS_URL)
+  const connection = await amqp.connect(url)
+  const channel = await connection.createChannel()
+  await channel.prefetch(PREFETCH)
+  let done = 0
+  let first = 0
+  let last = 0
+  await new Promise<void>((resolve, reject) => {
+    void channel.consume(NOTIFY.queue, (msg) => {
+      if (msg === null) return
+      if (first === 0) first = performance.now()
+      const event = JSON.parse(msg.content.toString("utf8")) as { event_id: string }
+      redis.set(prefix + event.event_id, "1", "EX", 1800, "NX").then(() => {
+        channel.ack(msg)
+        if (++done === count) {
+          last = performance.now()
+          resolve()
+        }
+      }, reject)
+    })
+  })
+  await channel.close()
+  await connection.close()
+  await redis.quit()
+  return count / ((last - first) / 1000)
+}
+
+const benchConsumer = async () => {
+  log(`\n[3] consumer: ${EVENTS} preloaded events, prefetch ${PREFETCH}; notifications vs bare amqplib + ioredis`)
+  const vh = vhost("consume")
+  const url = amqpUrl(vh)
+  const publish: Array<number> = []
+  const ws: Array<number> = []
+  const base: Array<number> = []
+  const baselinePrefix = `bench:${runId}:`
+  for (let rep = 0; rep < REPS; rep++) {
+    const a = await preload(url, EVENTS)
+    publish.push(a.rate)
+    for (const id of a.ids) resources.redisKeys.push(baselinePrefix + id)
+    const b = await baselineConsume(url, EVENTS, baselinePrefix)
+    base.push(b)
+    const c = await preload(url, EVENTS)
+    publish.push(c.rate)
+    for (const id of c.ids) resources.redisKeys.push(DEDUPE_PREFIX + id)
+    const port = await freePort()
+    const proc = track(
+      spawnNode(
+        "notifications",
+        [serviceMain("notifications")],
+        withNodeOptions({
+          AMQP_URL: url,
+          REDIS_URL,
+          NOTIFICATION_STORE: "memory",
+          HTTP_PORT: String(port),
+          PREFETCH: String(PREFETCH),
+          DEDUPE_TTL: "30 minutes"
+        })
+      )
+    )
+    const metrics = `http://127.0.0.1:${port}/metrics`
+    let first: { t: number; n: number } | undefined
+    let lastSample = { t: 0, n: 0 }
+    const deadline = Date.now() + CONSUMER_TIMEOUT_MS
+    while (Date.now() < deadline) {
+      let n = 0
+      try {
+        n = await metric(metrics, "notifications_events_consumed_total")
+      } catch {}
+      const t = performance.now()
+      if (n > 0 && first === undefined) first = { t, n }
+      lastSample = { t, n }
+      if (n >= EVENTS) break
+      if (proc.child.exitCode !== null) throw new Error(`notifications exited:\n${proc.tail.join("\n")}`)
+      await sleep(100)
+    }
+    const rate = first === undefined ? 0 : (lastSample.n - first.n) / ((lastSample.t - first.t) / 1000)
+    const rss = proc.child.pid === undefined ? Number.NaN : rssMb(proc.child.pid)
+    await stop(proc)
+    ws.push(rate)
+    if (lastSample.n < EVENTS) {
+      diagnose(
+        `consumer run ${rep + 1}: notifications drained ${lastSample.n} of ${EVENTS} in ${CONSUMER_TIMEOUT_MS / 1000} s; its rate is over those (it slows as its in-memory store grows, so the full drain is slower still)`
+      )
+    }
+    log(
+      `  run ${rep + 1}: publish (confirms per 100) ${fmt(a.rate)} / ${fmt(c.rate)} msg/s; baseline consumer ${fmt(b)} ev/s; notifications ${fmt(rate)} ev/s${lastSample.n < EVENTS ? ` (TIMED OUT after ${lastSample.n} events)` : ""}; notifications RSS after drain ${fmt(rss)} MB`
+    )
+    if (lastSample.n < EVENTS) {
+      const connection = await amqp.connect(url)
+      const channel = await connection.createChannel()
+      await channel.purgeQueue(NOTIFY.queue)
+      await connection.close()
+    }
+  }
+  results.consumer = { workstream: ws, baseline: base, publish }
+  const w = stat(ws)
+  const b = stat(base)
+  addFigure({
+    id: "consumer_rate",
+    label: `consumer drain (${EVENTS} events, prefetch ${PREFETCH})`,
+    unit: "events/s",
+    workstream: w,
+    baseline: b,
+    baselineLabel: "bare amqplib + ioredis SET NX EX + ack",
+    ratio: w.median / b.median,
+    target: ">= 60 % of baseline",
+    met: w.median / b.median >= 0.6,
+    better: "higher"
+  })
+  return stat(publish)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Relay throughput
+
+const insertOutbox = async (pool: pg.Pool, count: number) => {
+  for (let i = 0; i < count; i += 5000) {
+    const eventIds: Array<string> = []
+    const taskIds: Array<string> = []
+    const bodies: Array<string> = []
+    for (let j = i; j < Math.min(count, i + 5000); j++) {
+      const task = newTask(`Relayed ${j}`)
+      const eventId = uuidv7()
+      eventIds.push(eventId)
+      taskIds.push(task.id)
+      bodies.push(createdEvent(task, eventId))
+    }
+    await pool.query(
+      `INSERT INTO outbox (event_id, event_type, task_id, body)
+       SELECT e, 'workstream.task.created.v1', t, b FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS x(e, t, b)`,
+      [eventIds, taskIds, bodies]
+    )
+  }
+}
+
+const benchRelay = async (publishBaseline: Stat | undefined) => {
+  log(`\n[4] relay: ${EVENTS} unpublished outbox rows -> published and confirmed`)
+  const database = db("relay")
+  const vh = vhost("relay")
+  const pool = new pg.Pool({ connectionString: dbUrl(database), max: 2 })
+  const env = async () => {
+    const [grpc, http] = await Promise.all([freePort(), freePort()])
+    return {
+      env: withNodeOptions({
+        DATABASE_URL: dbUrl(database),
+        AMQP_URL: amqpUrl(vh),
+        GRPC_PORT: String(grpc),
+        HTTP_PORT: String(http)
+      }),
+      ready: `http://127.0.0.1:${http}/readyz`
+    }
+  }
+  // Once, to migrate and declare the topology.
+  {
+    const { env: e, ready } = await env()
+    const proc = track(spawnNode("tasks", [serviceMain("tasks")], e))
+    await waitReady(ready, proc)
+    await stop(proc)
+  }
+  const once = async (extra: Record<string, string>) => {
+    await pool.query("TRUNCATE outbox")
+    await insertOutbox(pool, EVENTS)
+    const { env: e, ready } = await env()
+    const proc = track(spawnNode("tasks", [serviceMain("tasks")], { ...e, ...extra }))
+    await waitReady(ready, proc)
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS
+    for (;;) {
+      const { rows } = await pool.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL"
+      )
+      if (rows[0]?.n === "0" || Date.now() > deadline) break
+      await sleep(200)
+    }
+    await stop(proc)
+    const { rows } = await pool.query<{ published: string; span_ms: number; first_batch: string }>(
+      `SELECT count(*)::text AS published,
+              (extract(epoch FROM max(published_at) - min(published_at)) * 1000)::float8 AS span_ms,
+              count(*) FILTER (WHERE published_at = (SELECT min(published_at) FROM outbox))::text AS first_batch
+       FROM outbox WHERE published_at IS NOT NULL`
+    )
+    const row = rows[0]
+    const published = Number(row?.published ?? 0)
+    const rate = (published - Number(row?.first_batch ?? 0)) / ((row?.span_ms ?? Number.NaN) / 1000)
+    const connection = await amqp.connect(amqpUrl(vh))
+    const channel = await connection.createChannel()
+    await channel.purgeQueue(NOTIFY.queue)
+    await connection.close()
+    return { rate, published, spanMs: row?.span_ms ?? Number.NaN }
+  }
+  const runs: Array<number> = []
+  for (let rep = 0; rep < REPS; rep++) {
+    const r = await once({})
+    runs.push(r.rate)
+    log(`  run ${rep + 1}: ${r.published} published in ${fmt(r.spanMs)} ms -> ${fmt(r.rate)} events/s`)
+  }
+  // What a larger batch alone would give (no code change): one run, for the report's diagnosis.
+  const big = await once({ RELAY_BATCH_SIZE: "500" })
+  diagnose(
+    `relay with RELAY_BATCH_SIZE=500 (default 100), one run: ${fmt(big.rate)} events/s (${fmt(big.rate / CEILINGS.publishBatchedConfirms, 2)} of the ceiling)`
+  )
+  await pool.end()
+  results.relay = { runs, batch500: big.rate }
+  const s = stat(runs)
+  addFigure({
+    id: "relay_rate",
+    label: `outbox relay (${EVENTS} rows, published + confirmed)`,
+    unit: "events/s",
+    workstream: s,
+    baseline: publishBaseline,
+    baselineLabel: "bare amqplib publish, confirms per 100 (this run)",
+    ratio: s.median / CEILINGS.publishBatchedConfirms,
+    target: `>= 50 % of ${fmt(CEILINGS.publishBatchedConfirms)} msg/s ceiling`,
+    met: s.median / CEILINGS.publishBatchedConfirms >= 0.5,
+    better: "higher"
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Embedded start-up
+
+const benchStartup = async () => {
+  log("\n[5] embedded `pnpm start`: spawn -> 'Ready in'")
+  const pnpm = process.env.npm_execpath
+  const runs: Array<number> = []
+  const reported: Array<number> = []
+  for (let rep = 0; rep < REPS; rep++) {
+    const [gw, grpc, th, nh, pgPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
+    const env: Record<string, string> = {
+      GATEWAY_PORT: String(gw),
+      TASKS_GRPC_PORT: String(grpc),
+      TASKS_HTTP_PORT: String(th),
+      NOTIFICATIONS_PORT: String(nh),
+      EMBEDDED_POSTGRES_PORT: String(pgPort),
+      DATABASE_URL: "",
+      AMQP_URL: "",
+      REDIS_URL: "",
+      LOG_LEVEL: "Info"
+    }
+    const start = performance.now()
+    const proc = pnpm?.endsWith(".js")
+      ? spawnNode("embedded", [pnpm ?? "", "start"], env)
+      : spawnNode("embedded", ["start"], env, { command: pnpm ?? "pnpm" })
+    track(proc)
+    const elapsed = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`embedded start not ready:\n${proc.tail.join("\n")}`)), 60_000)
+      proc.onLine((line) => {
+        const match = /Ready in ([\d.]+) s/.exec(line)
+        if (match !== null) {
+          clearTimeout(timer)
+          reported.push(Number(match[1]))
+          resolve((performance.now() - start) / 1000)
+        }
+      })
+      void proc.exited.then(() => reject(new Error(`embedded start exited:\n${proc.tail.join("\n")}`)))
+    })
+    await stop(proc)
+    runs.push(elapsed)
+    log(`  run ${rep + 1}: ${fmt(elapsed, 2)} s to 'Ready in' (it reports ${fmt(reported.at(-1) ?? Number.NaN, 1)} s)`)
+  }
+  results.startup = { wall: runs, reported }
+  const s = stat(runs)
+  addFigure({
+    id: "startup_embedded",
+    label: "embedded `pnpm start` to ready",
+    unit: "s",
+    workstream: s,
+    target: "< 5 s",
+    met: s.median < 5,
+    better: "lower"
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const main = async () => {
+  const began = Date.now()
+  const cpu = cpus()
+  const machine = {
+    cpu: cpu[0]?.model ?? "unknown",
+    cores: cpu.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`
+  }
+  log(
+    `Workstream benchmarks (${quick ? "quick: 1 short run" : `${REPS} runs each`}) on ${machine.cores} x ${machine.cpu}`
+  )
+  let publishBaseline: Stat | undefined
+  try {
+    // A system of its own (database, vhost, processes) for each of the two, so the end-to-end runs
+    // start with an empty notification store and no backlog left by the create runs.
+    const withSystem = async (name: string, body: (system: System, database: string) => Promise<void>) => {
+      const database = db(name)
+      const system = await startSystem(name, database, vhost(name))
+      try {
+        await body(system, database)
+      } finally {
+        // The dedupe keys its notifications wrote: every event in its outbox.
+        const pool = new pg.Pool({ connectionString: dbUrl(database), max: 1 })
+        const { rows } = await pool.query<{ id: string }>("SELECT event_id::text AS id FROM outbox")
+        for (const r of rows) resources.redisKeys.push(DEDUPE_PREFIX + r.id)
+        await pool.end()
+        await stop(system.proc)
+      }
+    }
+    if (wants("create")) {
+      const baselineDb = db("baseline")
+      // The same schema as the service's, from its own migrations.
+      execFileSync(process.execPath, ["packages/tasks/src/migrate.ts"], {
+        env: { ...process.env, DATABASE_URL: dbUrl(baselineDb) },
+        stdio: "ignore"
+      })
+      await withSystem("create", (system) => benchCreate(system, baselineDb))
+    }
+    if (wants("e2e")) await withSystem("e2e", benchE2e)
+    if (wants("consumer")) publishBaseline = await benchConsumer()
+    if (wants("relay")) await benchRelay(publishBaseline)
+    if (wants("startup")) await benchStartup()
+  } finally {
+    await cleanup()
+  }
+  const output = {
+    generated_at: new Date().toISOString(),
+    mode: quick ? "quick" : "full",
+    repetitions: REPS,
+    duration_s: Math.round((Date.now() - began) / 1000),
+    machine,
+    settings: {
+      connections: CONNECTIONS,
+      create_seconds: CREATE_SECONDS,
+      e2e_rate: E2E_RATE,
+      e2e_seconds: E2E_SECONDS,
+      events: EVENTS,
+      prefetch: PREFETCH,
+      profile: profile ? profDir : null
+    },
+    ceilings: CEILINGS,
+    figures,
+    diagnostics,
+    raw: results
+  }
+  // Only a full run replaces the committed results; a quick or partial one goes to the temp directory.
+  const partial = quick || only !== undefined
+  const dir = partial ? tmpdir() : join(ROOT, "bench", "results")
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, partial ? "workstream-bench-quick.json" : "latest.json")
+  writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`)
+  // Formatted as the repository's Biome config wants, so `pnpm lint` stays clean (best effort).
+  try {
+    execFileSync(join(ROOT, "node_modules", ".bin", "biome"), ["format", "--write", file], { stdio: "ignore" })
+  } catch {}
+  log(`\nwrote ${file} (${output.duration_s} s)`)
+  if (!quick && only === undefined) {
+    writeReport(output)
+    log("wrote docs/performance.md and docs/performance.svg")
+  }
+  if (profile) log(`CPU profiles in ${profDir}: pnpm exec node bench/profile.ts ${profDir}`)
+}
+
+process.once("SIGINT", () => {
+  void cleanup().then(() => process.exit(130))
+})
+
+await main()
