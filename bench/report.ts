@@ -101,7 +101,7 @@ export const chart = (figures: ReadonlyArray<Figure>): string => {
     y += 16
   }
   const legend = `<rect x="${labelW}" y="8" width="12" height="12" fill="#3973ac"/><text x="${labelW + 16}" y="18" font-size="11">Workstream (red: target missed)</text><rect x="${labelW + 210}" y="8" width="12" height="12" fill="#a0a0a0"/><text x="${labelW + 226}" y="18" font-size="11">baseline, same run</text><text x="${labelW + 350}" y="18" font-size="11">whiskers: min–max</text><line x1="${labelW + 460}" y1="8" x2="${labelW + 460}" y2="20" stroke="#e08a00" stroke-width="1.5" stroke-dasharray="3,2"/><text x="${labelW + 466}" y="18" font-size="11">target</text>`
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${legend}${parts.join("\n")}</svg>\n`
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif"><title>Workstream beside each baseline: throughput and latency (docs/performance.md)</title><rect width="100%" height="100%" fill="white"/>${legend}${parts.join("\n")}</svg>\n`
 }
 
 /** The profiles' reading of the misses (bench/profile.ts); kept with the generator so a re-run keeps it. */
