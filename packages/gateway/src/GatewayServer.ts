@@ -3,7 +3,7 @@
  * operational routes, request correlation, and the tasks client, on one HTTP server.
  */
 import { createServer } from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Health, HttpEdge } from "@workstream/platform"
 import { ByteSize, Duration, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpRouter } from "effect/http"

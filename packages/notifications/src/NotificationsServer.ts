@@ -4,7 +4,7 @@
  * taking messages and settles those in flight before the stores and connection close.
  */
 import { createServer } from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { AmqpConnection, EventSource, Health, HttpEdge, Topology } from "@workstream/platform"
 import { Effect, Layer, Option, Schedule } from "effect"
 import { HttpRouter } from "effect/http"

@@ -3,7 +3,7 @@
  * done its job, so it exits 0 (Kubernetes and the embedded launcher read that as a clean stop);
  * anything that failed, including bad configuration at start, exits 1.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, type Effect, Exit, type Runtime } from "effect"
 
 const teardown: Runtime.Teardown = (exit, onExit) =>

@@ -1,17 +1,20 @@
 /**
  * Trace export: spans go out over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (e.g.
- * `http://otel-collector:4318`), batched. Unset, nothing is installed: Effect's own tracer still
- * gives every log line a trace_id and span_id and carries `traceparent` across hops, at no export
- * cost.
+ * `http://otel-collector:4318`), batched. Unset, nothing is installed, and the OpenTelemetry SDK
+ * is not even loaded: Effect's own tracer still gives every log line a trace_id and span_id and
+ * carries `traceparent` across hops, at no export cost.
  */
-import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, Effect, Layer, Option } from "effect"
 
 /** The OpenTelemetry tracer for one service, sending its spans to `processor`. */
 export const layerWith = (service: string, processor: SpanProcessor) =>
-  NodeSdk.layer(() => ({ resource: { serviceName: service }, spanProcessor: processor }))
+  Layer.unwrap(
+    Effect.map(
+      Effect.promise(() => import("@effect/opentelemetry/NodeSdk")),
+      (NodeSdk) => NodeSdk.layer(() => ({ resource: { serviceName: service }, spanProcessor: processor }))
+    )
+  )
 
 /** Exports over OTLP when configured; otherwise does nothing. */
 export const layer = (service: string) =>
@@ -21,6 +24,9 @@ export const layer = (service: string) =>
       if (Option.isNone(endpoint)) return Layer.empty
       yield* Effect.logInfo(`exporting traces to ${endpoint.value}`)
       const url = `${endpoint.value.replace(/\/+$/, "")}/v1/traces`
+      const [{ OTLPTraceExporter }, { BatchSpanProcessor }] = yield* Effect.promise(() =>
+        Promise.all([import("@opentelemetry/exporter-trace-otlp-http"), import("@opentelemetry/sdk-trace-base")])
+      )
       return layerWith(service, new BatchSpanProcessor(new OTLPTraceExporter({ url })))
     })
   )

@@ -41,48 +41,56 @@ const start = <E>(service: string, layer: Layer.Layer<never, E> | Layer.Layer<un
 
 export const run = (settings: EmbeddedSettings): Effect.Effect<Endpoints, unknown, Scope.Scope> =>
   Effect.gen(function* () {
-    const databaseUrl = yield* EmbeddedPostgres.serve({
-      port: settings.postgresPort,
-      ...(Option.isSome(settings.dataDir) ? { dataDir: settings.dataDir.value } : {})
-    })
     const bus = yield* Layer.build(InMemoryBroker.InMemoryBroker.layer(Topology.make()))
 
-    const tasks = yield* withEnvironment(TasksConfig.TasksConfig.settings, {
-      DATABASE_URL: Redacted.value(databaseUrl),
-      AMQP_URL: "unused://in-memory-broker",
-      GRPC_PORT: String(settings.tasksGrpcPort),
-      HTTP_PORT: String(settings.tasksHttpPort)
-    })
-    yield* start(
-      "tasks",
-      TasksServer.layer(tasks, {
-        eventBus: {
-          name: "event_bus",
-          layer: EventPublisher.EventPublisher.layerInMemory.pipe(Layer.provide(Layer.succeedContext(bus)))
-        }
+    // Postgres then tasks, beside notifications (which needs neither); the gateway last, so it is
+    // the first to stop. Each part's finalizers still run in reverse of its own start.
+    const tasks = Effect.gen(function* () {
+      const databaseUrl = yield* EmbeddedPostgres.serve({
+        port: settings.postgresPort,
+        ...(Option.isSome(settings.dataDir) ? { dataDir: settings.dataDir.value } : {})
       })
-    )
-
-    const notifications = yield* withEnvironment(NotificationsConfig.load, {
-      AMQP_URL: "unused://in-memory-broker",
-      REDIS_URL: "unused://in-memory",
-      NOTIFICATION_STORE: "memory",
-      HTTP_PORT: String(settings.notificationsPort)
-    })
-    yield* start(
-      "notifications",
-      NotificationsServer.layerWith(
-        {
-          eventSource: EventSource.EventSource.layerInMemory({ prefetch: notifications.prefetch }).pipe(
-            Layer.provide(Layer.succeedContext(bus))
-          ),
-          dedupe: dedupeInMemory({ ttl: notifications.dedupeTtl }),
-          records: recordsInMemory,
-          names: { broker: "event_bus", dedupe: "dedupe" }
-        },
-        { httpPort: notifications.httpPort, bounds: NotificationsServer.boundsOf(notifications) }
+      const config = yield* withEnvironment(TasksConfig.TasksConfig.settings, {
+        DATABASE_URL: Redacted.value(databaseUrl),
+        AMQP_URL: "unused://in-memory-broker",
+        GRPC_PORT: String(settings.tasksGrpcPort),
+        HTTP_PORT: String(settings.tasksHttpPort)
+      })
+      yield* start(
+        "tasks",
+        TasksServer.layer(config, {
+          eventBus: {
+            name: "event_bus",
+            layer: EventPublisher.EventPublisher.layerInMemory.pipe(Layer.provide(Layer.succeedContext(bus)))
+          }
+        })
       )
-    )
+    })
+
+    const notifications = Effect.gen(function* () {
+      const config = yield* withEnvironment(NotificationsConfig.load, {
+        AMQP_URL: "unused://in-memory-broker",
+        REDIS_URL: "unused://in-memory",
+        NOTIFICATION_STORE: "memory",
+        HTTP_PORT: String(settings.notificationsPort)
+      })
+      yield* start(
+        "notifications",
+        NotificationsServer.layerWith(
+          {
+            eventSource: EventSource.EventSource.layerInMemory({ prefetch: config.prefetch }).pipe(
+              Layer.provide(Layer.succeedContext(bus))
+            ),
+            dedupe: dedupeInMemory({ ttl: config.dedupeTtl }),
+            records: recordsInMemory,
+            names: { broker: "event_bus", dedupe: "dedupe" }
+          },
+          { httpPort: config.httpPort, bounds: NotificationsServer.boundsOf(config) }
+        )
+      )
+    })
+
+    yield* Effect.all([tasks, notifications], { concurrency: 2, discard: true })
 
     const gateway = yield* withEnvironment(GatewayConfig.load, {
       HTTP_PORT: String(settings.gatewayPort),

@@ -6,6 +6,7 @@
  */
 import { PGlite } from "@electric-sql/pglite"
 import { Effect, Redacted, Schema } from "effect"
+import * as PgliteSnapshot from "./PgliteSnapshot.ts"
 import * as PgliteWire from "./PgliteWire.ts"
 
 export class EmbeddedPostgresFailed extends Schema.TaggedError<EmbeddedPostgresFailed>()("EmbeddedPostgresFailed", {
@@ -27,7 +28,7 @@ export const serve = (options: Options) =>
   Effect.gen(function* () {
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PGlite.create(options.dataDir),
+        try: () => (options.dataDir === undefined ? PgliteSnapshot.createInMemory() : PGlite.create(options.dataDir)),
         catch: (cause) => new EmbeddedPostgresFailed({ reason: String(cause) })
       }),
       (db) => Effect.promise(() => db.close().catch(() => undefined))

@@ -4,8 +4,8 @@
  * three services as processes against those servers. Half a configuration is refused, naming
  * what is missing, rather than silently mixing real and in-memory parts.
  */
-import { Logging, ServiceMain } from "@workstream/platform"
-import { Effect, Option } from "effect"
+import { Logging, ServiceMain, Tracing } from "@workstream/platform"
+import { Effect, Layer, Option } from "effect"
 import * as Embedded from "./Embedded.ts"
 import * as EmbeddedConfig from "./EmbeddedConfig.ts"
 import * as MultiProcess from "./MultiProcess.ts"
@@ -24,17 +24,19 @@ const banner = (endpoints: Embedded.Endpoints, settings: EmbeddedConfig.Embedded
     "Try:",
     `  curl -s -X POST ${endpoints.gateway}/api/v1/tasks -H 'content-type: application/json' -d '{"title":"Try Workstream"}'`,
     `  curl -s ${endpoints.notifications}/api/v1/notifications`,
-    `Ready in ${seconds.toFixed(1)} s. Ctrl-C stops it.`,
+    `Ready in ${seconds.toFixed(1)} s (since the process started). Ctrl-C stops it.`,
     ""
   ].join("\n")
 
 const embedded = Effect.gen(function* () {
-  const startedAt = performance.now()
   const settings = yield* EmbeddedConfig.load
+  // Built into the program's scope: spans are exported for as long as the system runs.
+  const tracing = yield* Layer.build(Tracing.layer("workstream"))
   const endpoints = yield* Embedded.run(settings).pipe(
+    Effect.provideContext(tracing),
     Effect.provide(Logging.layer({ service: "workstream", level: settings.logLevel }))
   )
-  yield* Effect.sync(() => process.stdout.write(banner(endpoints, settings, (performance.now() - startedAt) / 1000)))
+  yield* Effect.sync(() => process.stdout.write(banner(endpoints, settings, performance.now() / 1000)))
   return yield* Effect.never
 }).pipe(Effect.scoped)
 

@@ -3,7 +3,7 @@
  * long as the process). It runs the same Mongo query through mingo, so filters match the real
  * store's semantics.
  */
-import { Effect, Layer, Ref } from "effect"
+import { Effect, Layer } from "effect"
 import { find } from "mingo"
 import {
   deadLetterQueryOf,
@@ -17,46 +17,45 @@ import {
 
 type Document = ReturnType<typeof toDocument>
 
-export const recordsInMemory = Layer.effect(
-  NotificationRecords,
-  Effect.gen(function* () {
-    // Keyed by event_id: the unique index of the real store.
-    const documents = yield* Ref.make(new Map<string, Document>())
-    const decode = (document: unknown) => Effect.orDie(fromDocument(document))
-    const deadLetters = yield* Ref.make<ReadonlyArray<ReturnType<typeof toDeadLetterDocument>>>([])
+export const recordsInMemory = Layer.sync(NotificationRecords, () => {
+  // Keyed by event_id: the unique index of the real store. Changed in place, in one synchronous
+  // step each (so atomic): copying the map per record made every insert cost the whole store.
+  const documents = new Map<string, Document>()
+  const decode = (document: unknown) => Effect.orDie(fromDocument(document))
+  const deadLetters: Array<ReturnType<typeof toDeadLetterDocument>> = []
 
-    return NotificationRecords.of({
-      record: (record) =>
-        Ref.modify(documents, (all) => {
-          if (all.has(record.event_id)) return ["duplicate" as const, all]
-          return ["recorded" as const, new Map(all).set(record.event_id, toDocument(record))]
-        }),
-      get: (eventId) =>
-        Effect.flatMap(Ref.get(documents), (all) => {
-          const document = all.get(eventId)
-          return document === undefined ? Effect.succeedNone : Effect.asSome(decode(document))
-        }),
-      list: (filter) =>
-        Effect.flatMap(Ref.get(documents), (all) =>
-          Effect.forEach(
-            find([...all.values()], queryOf(filter))
-              .sort({ event_id: 1 })
-              .limit(filter.limit)
-              .all(),
-            decode
-          )
-        ),
-      recordDeadLetter: (deadLetter) => Ref.update(deadLetters, (all) => [...all, toDeadLetterDocument(deadLetter)]),
-      listDeadLetters: ({ after, limit }) =>
-        Effect.flatMap(Ref.get(deadLetters), (all) =>
-          Effect.forEach(
-            find([...all], deadLetterQueryOf(after))
-              .sort({ id: 1 })
-              .limit(limit)
-              .all(),
-            (document) => Effect.orDie(fromDeadLetterDocument(document))
-          )
+  return NotificationRecords.of({
+    record: (record) =>
+      Effect.sync(() => {
+        if (documents.has(record.event_id)) return "duplicate" as const
+        documents.set(record.event_id, toDocument(record))
+        return "recorded" as const
+      }),
+    get: (eventId) =>
+      Effect.suspend(() => {
+        const document = documents.get(eventId)
+        return document === undefined ? Effect.succeedNone : Effect.asSome(decode(document))
+      }),
+    list: (filter) =>
+      Effect.suspend(() =>
+        Effect.forEach(
+          find([...documents.values()], queryOf(filter))
+            .sort({ event_id: 1 })
+            .limit(filter.limit)
+            .all(),
+          decode
         )
-    })
+      ),
+    recordDeadLetter: (deadLetter) => Effect.sync(() => void deadLetters.push(toDeadLetterDocument(deadLetter))),
+    listDeadLetters: ({ after, limit }) =>
+      Effect.suspend(() =>
+        Effect.forEach(
+          find([...deadLetters], deadLetterQueryOf(after))
+            .sort({ id: 1 })
+            .limit(limit)
+            .all(),
+          (document) => Effect.orDie(fromDeadLetterDocument(document))
+        )
+      )
   })
-)
+})

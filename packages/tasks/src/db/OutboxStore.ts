@@ -64,7 +64,8 @@ export class OutboxStore extends Context.Service<
 
       const append = Effect.fn("OutboxStore.append")(function* (rows: ReadonlyArray<NewOutboxRow>) {
         if (!Arr.isReadonlyArrayNonEmpty(rows)) return
-        yield* sql`INSERT INTO outbox ${sql.insert(
+        // One statement: the rows, and the NOTIFY that wakes the relays (delivered at commit).
+        yield* sql`WITH inserted AS (INSERT INTO outbox ${sql.insert(
           Arr.map(rows, ({ envelope, traceparent, tracestate }) => ({
             event_id: envelope.event_id,
             event_type: envelope.event_type,
@@ -73,8 +74,8 @@ export class OutboxStore extends Context.Service<
             traceparent: traceparent ?? null,
             tracestate: tracestate ?? null
           }))
-        )}`
-        yield* sql`SELECT pg_notify(${CHANNEL}, '')`
+        )} RETURNING 1)
+          SELECT pg_notify(${CHANNEL}, '') WHERE EXISTS (SELECT 1 FROM inserted)`
       })
 
       const nextBatch = Effect.fn("OutboxStore.nextBatch")(function* (limit: number) {

@@ -3,7 +3,7 @@
  * order, and never edited after it has shipped: a change is a new migration.
  */
 
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
