@@ -142,6 +142,7 @@ export const layer = (options: Options) =>
             const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
             return Effect.withSpan(effect, `process ${topology.queue.name}`, {
               kind: "consumer",
+              captureStackTrace: false,
               ...(parent === undefined ? { root: true } : { parent }),
               attributes: {
                 "messaging.system": "rabbitmq",

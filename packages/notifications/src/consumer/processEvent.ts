@@ -17,6 +17,9 @@ const dedupeHits = Metric.counter("notifications_dedupe_hits_total", {
   description: "redeliveries answered by the Redis fast path without touching the store"
 })
 
+/** Spans on the per-message path skip the stack trace Effect captures by default: it was 5 % of the consumer's CPU. */
+const hotPath = { captureStackTrace: false } as const
+
 export type TransientFailure = StoreUnavailable | DedupeUnavailable
 
 export const processEvent = Effect.fn("NotificationConsumer.process")(function* (
@@ -28,7 +31,7 @@ export const processEvent = Effect.fn("NotificationConsumer.process")(function* 
   const event = decoded.success
   yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
   const dedupe = yield* DedupeStore
-  if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen"))) {
+  if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath))) {
     yield* Metric.update(dedupeHits, 1)
     return { _tag: "Duplicate", eventId: event.event_id }
   }
@@ -44,8 +47,8 @@ export const processEvent = Effect.fn("NotificationConsumer.process")(function* 
       attempts,
       payload: event.payload
     })
-    .pipe(Effect.withSpan("record"))
+    .pipe(Effect.withSpan("record", undefined, hotPath))
   // Also after a duplicate: the record exists, so the fast path should know it.
-  yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark"))
+  yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark", undefined, hotPath))
   return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
 })

@@ -25,7 +25,9 @@ export const dedupeInRedis = (options: RedisOptions) =>
             // Fail commands at once while disconnected: the caller's Schedule decides about retrying.
             enableOfflineQueue: false,
             maxRetriesPerRequest: 0,
-            lazyConnect: true
+            lazyConnect: true,
+            // Messages in flight (up to PREFETCH) ask at once: one socket write per tick, not per command.
+            enableAutoPipelining: true
           })
           // Connection errors surface as failed commands; unheard, ioredis would print each one.
           client.on("error", () => undefined)
