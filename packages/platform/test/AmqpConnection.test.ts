@@ -1,4 +1,3 @@
-import { createServer, type Socket } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Option, Schedule, Stream } from "effect"
 import { AmqpConnection } from "../src/AmqpConnection.ts"
@@ -12,6 +11,7 @@ import {
   freshTopology,
   getMessage,
   publisherLayer,
+  silentServer,
   uniqueName
 } from "./support.ts"
 
@@ -29,29 +29,6 @@ const eventually = (check: Effect.Effect<boolean, unknown>, within: Duration.Inp
     Effect.retry(Schedule.spaced("100 millis")),
     Effect.timeout(within)
   )
-
-/** A TCP server that accepts connections and never answers: a broker hung mid-handshake. Counts the attempts. */
-const silentServer = Effect.acquireRelease(
-  Effect.callback<{ readonly port: number; readonly attempts: () => number; readonly close: () => void }>((resume) => {
-    const sockets: Array<Socket> = []
-    const server = createServer((socket) => void sockets.push(socket))
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(
-        Effect.succeed({
-          port,
-          attempts: () => sockets.length,
-          close: () => {
-            for (const socket of sockets) socket.destroy()
-            server.close()
-          }
-        })
-      )
-    })
-  }),
-  (server) => Effect.sync(server.close)
-)
 
 describe("AmqpConnection", () => {
   it.live(

@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
+import { createServer, type Socket } from "node:net"
 import * as amqp from "amqplib"
 import { Duration, Effect, Layer, Schema, type Scope } from "effect"
 import { AmqpConnection } from "../src/AmqpConnection.ts"
@@ -132,3 +133,26 @@ export const publisherLayer = (
       })
     )
   )
+
+/** A TCP server that accepts connections and never answers: a broker hung mid-handshake. Counts the attempts. */
+export const silentServer = Effect.acquireRelease(
+  Effect.callback<{ readonly port: number; readonly attempts: () => number; readonly close: () => void }>((resume) => {
+    const sockets: Array<Socket> = []
+    const server = createServer((socket) => void sockets.push(socket))
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      resume(
+        Effect.succeed({
+          port,
+          attempts: () => sockets.length,
+          close: () => {
+            for (const socket of sockets) socket.destroy()
+            server.close()
+          }
+        })
+      )
+    })
+  }),
+  (server) => Effect.sync(server.close)
+)
