@@ -51,6 +51,7 @@ export const layer = (settings: GatewaySettings, options: { readonly host?: stri
     Layer.provide(Health.Readiness.layer),
     // Enforced while the body streams in, so a chunked body without Content-Length is bounded too.
     Layer.provide(Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(settings.maxBodyBytes))),
-    Layer.provide(NodeHttpServer.layer(createServer, { port: settings.httpPort, host: options.host ?? "0.0.0.0" }))
+    Layer.provide(NodeHttpServer.layer(createServer, { port: settings.httpPort, host: options.host ?? "0.0.0.0" })),
+    Layer.provide(HttpEdge.spanNames(Api))
   )
 }

@@ -89,7 +89,8 @@ export const layerWith = (
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   )
   const http = HttpRouter.serve(Layer.mergeAll(api, Health.routes, HttpEdge.layer(Api)), { disableLogger: true }).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: options.httpPort, host: options.host ?? "0.0.0.0" }))
+    Layer.provide(NodeHttpServer.layer(createServer, { port: options.httpPort, host: options.host ?? "0.0.0.0" })),
+    Layer.provide(HttpEdge.spanNames(Api))
   )
   return Layer.mergeAll(
     EventConsumer.layer({ inPlaceRetry }),

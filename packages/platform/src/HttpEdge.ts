@@ -7,7 +7,7 @@
  * - every request's RED metrics are recorded with its final status, labelled by route template.
  */
 import { Effect, Layer, Metric, type Types } from "effect"
-import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpMiddleware, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApi, type HttpApiGroup } from "effect/http-api"
 
 interface Route {
@@ -144,4 +144,19 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint>
   )
 
   return Layer.mergeAll(unmatched, normalize)
+}
+
+/**
+ * Names each request's server span `METHOD /route/{template}` (OpenTelemetry's HTTP convention)
+ * instead of the bare method; a path no route matches keeps the bare method. Provide it to the
+ * server's layer.
+ */
+export const spanNames = <Id extends string, Groups extends HttpApiGroup.Constraint>(
+  api: HttpApi.HttpApi<Id, Groups>
+) => {
+  const table = routeTable(api)
+  return Layer.succeed(HttpMiddleware.SpanNameGenerator, (request) => {
+    const template = table.templateOf(pathOf(request.url))
+    return template === "unmatched" ? request.method : `${request.method} ${template}`
+  })
 }

@@ -25,13 +25,13 @@ const inTrace = (traceId: string) => {
 }
 
 /** Every span of a change, from the REST call to the record, checked as one trace. */
-const assertOneTrace = (rpc: string) => {
+const assertOneTrace = (rpc: string, route: string) => {
   const client = exporter
     .getFinishedSpans()
     .find((s) => s.name === `workstream.tasks.v1.TasksService/${rpc}` && s.kind === 2 /* CLIENT */)
   assert.isDefined(client, `the gateway's ${rpc} client span`)
   const trace = inTrace(client?.spanContext().traceId ?? "")
-  const http = trace.named("POST", (s) => s.kind === 1 /* SERVER */ && parentOf(s) === undefined)
+  const http = trace.named(`POST ${route}`, (s) => s.kind === 1 /* SERVER */ && parentOf(s) === undefined)
   assert.strictEqual(
     parentOf(client as ReadableSpan),
     http.spanContext().spanId,
@@ -85,7 +85,7 @@ describe("tracing across the system", () => {
         const task = yield* createTask(endpoints.gateway, "traced")
         yield* awaitNotifications(endpoints.notifications, (items) => items.some((i) => i.task_id === task.id))
         yield* Effect.sleep("200 millis")
-        assertOneTrace("CreateTask")
+        assertOneTrace("CreateTask", "/api/v1/tasks")
 
         exporter.reset()
         yield* completeTask(endpoints.gateway, task.id)
@@ -94,7 +94,7 @@ describe("tracing across the system", () => {
           (items) => items.filter((i) => i.task_id === task.id).length === 2
         )
         yield* Effect.sleep("200 millis")
-        assertOneTrace("CompleteTask")
+        assertOneTrace("CompleteTask", "/api/v1/tasks/:id/complete")
       }),
     60_000
   )
