@@ -33,13 +33,20 @@ export interface NewOutboxRow {
 }
 
 export interface OutboxStats {
+  /** Unpublished and not parked: what the relay still has to publish. */
   readonly pending: number
+  /** Set aside as unpublishable, waiting for an operator. */
+  readonly parked: number
   /** Age of the oldest unpublished row by the database clock, undefined when none is pending. */
   readonly oldestPendingAgeMs: number | undefined
 }
 
 const decodeRows = Schema.decodeUnknownEffect(Schema.Array(OutboxRow))
-const Stats = Schema.Struct({ pending: Schema.FiniteFromString, age_ms: Schema.NullOr(Schema.Finite) })
+const Stats = Schema.Struct({
+  pending: Schema.FiniteFromString,
+  parked: Schema.FiniteFromString,
+  age_ms: Schema.NullOr(Schema.Finite)
+})
 const decodeStats = Schema.decodeUnknownEffect(Stats)
 
 // Deleting published rows in chunks keeps each statement's locks short.
@@ -52,6 +59,8 @@ export class OutboxStore extends Context.Service<
     readonly append: (rows: ReadonlyArray<NewOutboxRow>) => Effect.Effect<void, SqlError.SqlError>
     readonly nextBatch: (limit: number) => Effect.Effect<ReadonlyArray<OutboxRow>, SqlError.SqlError>
     readonly markPublished: (seqs: ReadonlyArray<string>) => Effect.Effect<void, SqlError.SqlError>
+    /** Sets an unpublishable row aside with the reason; the relay passes it from now on. */
+    readonly park: (eventId: string, reason: string) => Effect.Effect<void, SqlError.SqlError>
     /** Deletes rows published before `before`; returns how many. */
     readonly prune: (before: DateTime.Utc) => Effect.Effect<number, SqlError.SqlError>
     readonly stats: Effect.Effect<OutboxStats, SqlError.SqlError>
@@ -83,13 +92,19 @@ export class OutboxStore extends Context.Service<
         const rows = yield* sql`
           SELECT seq::text AS seq, event_id::text AS event_id, event_type, task_id::text AS task_id, body,
                  traceparent, tracestate
-          FROM outbox WHERE published_at IS NULL ORDER BY outbox.seq LIMIT ${limit}`
+          FROM outbox WHERE published_at IS NULL AND parked_at IS NULL ORDER BY outbox.seq LIMIT ${limit}`
         return yield* Effect.orDie(decodeRows(rows))
       })
 
       const markPublished = Effect.fn("OutboxStore.markPublished")(function* (seqs: ReadonlyArray<string>) {
         if (seqs.length === 0) return
         yield* sql`UPDATE outbox SET published_at = now() WHERE seq IN ${sql.in(seqs)} AND published_at IS NULL`
+      })
+
+      const park = Effect.fn("OutboxStore.park")(function* (eventId: string, reason: string) {
+        yield* sql`
+          UPDATE outbox SET parked_at = now(), parked_reason = ${reason.slice(0, 1000)}
+          WHERE event_id = ${eventId} AND published_at IS NULL`
       })
 
       const prune = Effect.fn("OutboxStore.prune")(function* (before: DateTime.Utc) {
@@ -107,14 +122,15 @@ export class OutboxStore extends Context.Service<
 
       const stats = Effect.gen(function* () {
         const [row] = yield* sql`
-          SELECT count(*)::text AS pending,
-                 (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS age_ms
+          SELECT count(*) FILTER (WHERE parked_at IS NULL)::text AS pending,
+                 count(*) FILTER (WHERE parked_at IS NOT NULL)::text AS parked,
+                 (extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)) * 1000)::float8 AS age_ms
           FROM outbox WHERE published_at IS NULL`
-        const { pending, age_ms } = yield* Effect.orDie(decodeStats(row))
-        return { pending, oldestPendingAgeMs: age_ms ?? undefined }
+        const { pending, parked, age_ms } = yield* Effect.orDie(decodeStats(row))
+        return { pending, parked, oldestPendingAgeMs: age_ms ?? undefined }
       }).pipe(Effect.withSpan("OutboxStore.stats"))
 
-      return OutboxStore.of({ append, nextBatch, markPublished, prune, stats })
+      return OutboxStore.of({ append, nextBatch, markPublished, park, prune, stats })
     })
   )
 }

@@ -53,7 +53,18 @@ const initial = Effect.gen(function* () {
   yield* sql`CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at)`
 })
 
-export const loader = Migrator.fromRecord({ "0001_initial": initial })
+/**
+ * A row the broker can never take (its message cannot even be encoded) is parked: set aside with
+ * the reason, so the events behind it go on. An operator releases it by clearing `parked_at`.
+ */
+const parking = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE outbox ADD COLUMN parked_at timestamptz, ADD COLUMN parked_reason text`
+  yield* sql`DROP INDEX outbox_unpublished`
+  yield* sql`CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL AND parked_at IS NULL`
+})
+
+export const loader = Migrator.fromRecord({ "0001_initial": initial, "0002_parking": parking })
 
 /** Brings the database to the latest schema before anything else uses it. */
 export const layer = PgMigrator.layer({ loader, table: "workstream_migrations" }).pipe(

@@ -19,6 +19,9 @@ const published = Metric.counter("outbox_events_published_total", {
   description: "outbox events confirmed by the broker"
 })
 const pending = Metric.gauge("outbox_pending_rows", { description: "committed events not yet confirmed by the broker" })
+const parked = Metric.gauge("outbox_parked_rows", {
+  description: "events set aside as unpublishable (their message cannot be encoded), waiting for an operator"
+})
 const oldestAge = Metric.gauge("outbox_oldest_pending_age_seconds", {
   description: "age of the oldest unpublished outbox row (0 when none)"
 })
@@ -101,36 +104,49 @@ export const layer = Layer.effectDiscard(
       )
 
     /**
-     * Publishes one batch; returns how many rows it moved. The lease is checked before each batch,
-     * so a replica that lost the lock stops at once. Uninterruptible so SIGTERM lets it finish;
-     * every step in it is bounded.
+     * Publishes one batch; returns whether more rows may be waiting. The lease is checked before
+     * each batch, so a replica that lost the lock stops at once. Uninterruptible so SIGTERM lets it
+     * finish; every step in it is bounded. A row whose message cannot even be encoded would fail
+     * every batch it is in, forever: it is parked, and the batch goes again without it.
      */
     const publishBatch = (verify: Effect.Effect<void, unknown>) =>
       Effect.gen(function* () {
         // The lock lives on one connection: if that connection is gone, so is the lock.
         yield* bounded(verify).pipe(Effect.mapError(() => new LeaseLost()))
         const rows = yield* bounded(outbox.nextBatch(config.relayBatchSize))
-        if (rows.length === 0) return 0
+        if (rows.length === 0) return false
         const created = yield* Effect.forEach(rows, toMessage)
         // One `send` span per batch, linked to each message's span: a batch serves many traces.
         // Bounded by the publisher's confirm timeout (RELAY_PUBLISH_TIMEOUT).
-        yield* publisher.publishBatch(created.map((c) => c.message)).pipe(
+        const sent = yield* publisher.publishBatch(created.map((c) => c.message)).pipe(
           Effect.withSpan(`send ${Topology.EXCHANGE}`, {
             kind: "producer",
             root: true,
             links: created.map((c) => ({ span: c.span, attributes: {} })),
             attributes: { ...messaging("send"), "messaging.batch.message_count": rows.length }
-          })
+          }),
+          Effect.as(true),
+          Effect.catchTag("MessageInvalid", (invalid) =>
+            bounded(outbox.park(invalid.messageId, invalid.reason)).pipe(
+              Effect.andThen(
+                Effect.logError(`outbox relay: parked event ${invalid.messageId}, unpublishable: ${invalid.reason}`)
+              ),
+              Effect.as(false)
+            )
+          )
         )
+        // Parked: go again at once with the rest (rows sent before it are published again: duplicates are absorbed).
+        if (!sent) return true
         yield* bounded(outbox.markPublished(rows.map((row) => row.seq)))
         yield* Metric.update(published, rows.length)
-        return rows.length
+        // A full batch means more may be waiting.
+        return rows.length === config.relayBatchSize
       }).pipe(Effect.uninterruptible)
 
     const drain = (verify: Effect.Effect<void, unknown>) =>
       Effect.gen(function* () {
-        while ((yield* publishBatch(verify)) === config.relayBatchSize) {
-          // A full batch means more may be waiting: go on without sleeping.
+        while (yield* publishBatch(verify)) {
+          // More may be waiting: go on without sleeping.
         }
       })
 
@@ -184,6 +200,7 @@ export const layer = Layer.effectDiscard(
         const stats = yield* outbox.stats
         yield* Metric.update(pending, stats.pending)
         yield* Metric.update(oldestAge, (stats.oldestPendingAgeMs ?? 0) / 1000)
+        yield* Metric.update(parked, stats.parked)
       }).pipe(Effect.ignoreCause({ log: "Debug" }), Effect.repeat(Schedule.spaced("5 seconds")))
     )
 

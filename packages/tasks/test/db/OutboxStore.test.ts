@@ -218,7 +218,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
       yield* reset
       const outbox = yield* store
       const sql = yield* SqlClient.SqlClient
-      assert.deepStrictEqual(yield* outbox.stats, { pending: 0, oldestPendingAgeMs: undefined })
+      assert.deepStrictEqual(yield* outbox.stats, { pending: 0, parked: 0, oldestPendingAgeMs: undefined })
 
       yield* outbox.append(rowsOf(yield* events(3)))
       const [oldest] = yield* outbox.nextBatch(1)
@@ -229,7 +229,28 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
       assert.isBelow(stats.oldestPendingAgeMs ?? 0, 120_000)
 
       yield* outbox.markPublished((yield* outbox.nextBatch(10)).map((row) => row.seq))
-      assert.deepStrictEqual(yield* outbox.stats, { pending: 0, oldestPendingAgeMs: undefined })
+      assert.deepStrictEqual(yield* outbox.stats, { pending: 0, parked: 0, oldestPendingAgeMs: undefined })
+    })
+  )
+
+  it.effect("a parked row is passed over by the relay's reads, counted apart, and kept with its reason", () =>
+    Effect.gen(function* () {
+      yield* reset
+      const outbox = yield* store
+      const sql = yield* SqlClient.SqlClient
+      yield* outbox.append(rowsOf(yield* events(3)))
+      const [first, second] = yield* outbox.nextBatch(10)
+      yield* outbox.park(first?.event_id ?? "", "headers too large")
+      assert.deepStrictEqual(
+        (yield* outbox.nextBatch(10)).map((row) => row.event_id)[0],
+        second?.event_id,
+        "the relay's next read starts after it"
+      )
+      const stats = yield* outbox.stats
+      assert.deepStrictEqual([stats.pending, stats.parked], [2, 1])
+      const [kept] = yield* sql<{ reason: string }>`
+        SELECT parked_reason AS reason FROM outbox WHERE event_id = ${first?.event_id ?? ""}`
+      assert.strictEqual(kept?.reason, "headers too large")
     })
   )
 })

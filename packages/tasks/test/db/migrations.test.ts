@@ -4,6 +4,12 @@ import { SqlClient } from "effect/sql"
 import * as Migrations from "../../src/db/migrations.ts"
 import { otherClient, scratchDatabase, TestDatabase } from "../support/database.ts"
 
+/** Every migration, in order: what a fresh database ends with. */
+const APPLIED = [
+  { migration_id: 1, name: "initial" },
+  { migration_id: 2, name: "parking" }
+]
+
 const applied = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   return yield* sql<{ migration_id: number; name: string }>`
@@ -14,7 +20,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
   it.effect("apply once: starting again changes nothing", () =>
     Effect.gen(function* () {
       const before = yield* applied
-      assert.deepStrictEqual(before, [{ migration_id: 1, name: "initial" }])
+      assert.deepStrictEqual(before, APPLIED)
       // fresh: a Layer is memoized by identity, and this one was already built for the test database.
       yield* Layer.build(Layer.fresh(Migrations.layer))
       assert.deepStrictEqual(yield* applied, before)
@@ -28,7 +34,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'`
       const definition = new Map(rows.map((row) => [row.indexname, row.indexdef]))
       assert.include(definition.get("tasks_status_id"), "(status, id)")
-      assert.include(definition.get("outbox_unpublished"), "WHERE (published_at IS NULL)")
+      assert.include(definition.get("outbox_unpublished"), "WHERE ((published_at IS NULL) AND (parked_at IS NULL))")
       assert.include(definition.get("outbox_published_at"), "(published_at)")
       assert.include(definition.get("idempotency_keys_expires_at"), "(expires_at)")
       assert.isTrue(
@@ -65,7 +71,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       const replica = () => Layer.build(Layer.fresh(Migrations.layer).pipe(Layer.provide(otherClient(url))))
       yield* Effect.forEach([1, 2], replica, { concurrency: "unbounded" })
       const rows = yield* applied.pipe(Effect.provide(otherClient(url)))
-      assert.deepStrictEqual(rows, [{ migration_id: 1, name: "initial" }])
+      assert.deepStrictEqual(rows, APPLIED)
     })
   )
 })

@@ -120,4 +120,38 @@ describe("outbox relay", () => {
       }),
     60_000
   )
+
+  it.live(
+    "parks a row whose message cannot be encoded (headers over AMQP's frame), with the reason, and publishes the events behind it",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        const tasks = yield* startTasks(yield* settingsFor(databaseUrl), topology)
+        const poison = "01932c07-a5b0-7c3e-9f2a-000000000bad"
+        yield* Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`
+            INSERT INTO outbox (event_id, event_type, task_id, body, tracestate)
+            VALUES (${poison}, 'workstream.task.created.v1', ${poison}, '{}', ${"x".repeat(300_000)})`
+        }).pipe(Effect.provide(databaseOf(databaseUrl)))
+        yield* lifecycle(tasks.client, 2)
+
+        const messages = yield* takeMessages(topology.queue.name, 6, 20_000)
+        assert.strictEqual(messages.length, 6, "the six events behind the parked row are published")
+        assert.notInclude(
+          messages.map((m) => m.messageId),
+          poison
+        )
+        const [row] = yield* Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          return yield* sql<{ parked: boolean; reason: string | null; published: boolean }>`
+            SELECT parked_at IS NOT NULL AS parked, parked_reason AS reason, published_at IS NOT NULL AS published
+            FROM outbox WHERE event_id = ${poison}`
+        }).pipe(Effect.provide(databaseOf(databaseUrl)))
+        assert.deepInclude(row ?? {}, { parked: true, published: false })
+        assert.isAbove((row?.reason ?? "").length, 0, "the reason is kept for the operator")
+      }),
+    60_000
+  )
 })
