@@ -4,7 +4,8 @@
  * message nothing is bound for is returned, like `mandatory`), consumers take at most `prefetch`
  * unacked messages, a consumer that goes away hands its unacked messages back for redelivery, a
  * retry queue hands a message back to the main queue after its delay (on the Clock), and a message
- * delivered `deliveryLimit` times without an ack goes to the DLQ (the quorum queue's backstop).
+ * returned more than `deliveryLimit` times without an ack goes to the DLQ (the quorum queue's
+ * backstop).
  * Nothing outlives the process.
  */
 import { Context, Effect, FiberSet, Layer, type Scope } from "effect"
@@ -97,20 +98,21 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
   // Timers of messages waiting in retry queues: they end with the broker.
   const timers = yield* FiberSet.make()
 
-  const dispatch = (name: string): void => {
+  /** Hands ready messages to consumers with room, round robin. */
+  const dispatchQueue = (name: string): void => {
     const state = queueOf(name)
     while (state.ready.length > 0) {
-      const free = state.consumers.length
+      const consumers = state.consumers.length
       let consumer: Consumer | undefined
-      for (let i = 0; i < free && consumer === undefined; i++) {
-        const candidate = state.consumers[(state.next + i) % free]
+      for (let i = 0; i < consumers && consumer === undefined; i++) {
+        const candidate = state.consumers[(state.next + i) % consumers]
         if (candidate !== undefined && !candidate.cancelled && candidate.unacked.size < candidate.prefetch) {
           consumer = candidate
-          state.next = (state.next + i + 1) % free
+          state.next = (state.next + i + 1) % consumers
         }
       }
-      if (consumer === undefined) return
-      const entry = state.ready.shift() as Entry
+      const entry = consumer === undefined ? undefined : state.ready.shift()
+      if (consumer === undefined || entry === undefined) return
       const holder = consumer
       entry.deliveries += 1
       holder.unacked.add(entry)
@@ -124,6 +126,25 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
     }
   }
 
+  // A handler may run, and ack, inside `deliver`: an ack during a dispatch only notes the queue
+  // for the loop below, so a backlog is worked off iteratively instead of one stack frame deeper
+  // per message.
+  const dirty = new Set<string>()
+  let dispatching = false
+  const dispatch = (name: string): void => {
+    dirty.add(name)
+    if (dispatching) return
+    dispatching = true
+    try {
+      for (let next = dirty.values().next(); !next.done; next = dirty.values().next()) {
+        dirty.delete(next.value)
+        dispatchQueue(next.value)
+      }
+    } finally {
+      dispatching = false
+    }
+  }
+
   const enqueue = (name: string, entry: Entry, front = false): void => {
     const state = queueOf(name)
     if (front) state.ready.unshift(entry)
@@ -134,7 +155,8 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
   /** An unacked message whose consumer went away: back to the front, or to the DLQ past the limit. */
   const requeue = (name: string, entries: ReadonlyArray<Entry>): void => {
     for (const entry of [...entries].reverse()) {
-      if (name === topology.queue.name && entry.deliveries >= topology.deliveryLimit) {
+      // As a quorum queue: dead-lettered once returned more times than the limit.
+      if (name === topology.queue.name && entry.deliveries > topology.deliveryLimit) {
         const headers = { ...entry.message.headers, "x-delivery-count": entry.deliveries }
         enqueue(topology.deadLetterQueue.name, { message: { ...entry.message, headers }, deliveries: 0 })
       } else {
