@@ -145,6 +145,9 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
         const { consumerTag } = yield* setup("consuming", () =>
           channel.consume(topology.queue.name, (message) => {
             if (message !== null) run(handle(deliveryOf(channel, message)))
+            // The broker cancelled this consumer (its queue was deleted): end the session, so the
+            // retry declares the topology again and consumes anew.
+            else void channel.close().catch(() => undefined)
           })
         )
         current.value = { channel, consumerTag }

@@ -147,9 +147,9 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint>
 }
 
 /**
- * Names each request's server span `METHOD /route/{template}` (OpenTelemetry's HTTP convention)
- * instead of the bare method; a path no route matches keeps the bare method. Provide it to the
- * server's layer.
+ * Names each request's server span `METHOD /route/:template` (OpenTelemetry's HTTP convention:
+ * the method and the route, never the raw path) instead of the bare method; a path no declared
+ * route matches keeps the bare method. Provide it to the server's layer.
  */
 export const spanNames = <Id extends string, Groups extends HttpApiGroup.Constraint>(
   api: HttpApi.HttpApi<Id, Groups>

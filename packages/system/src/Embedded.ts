@@ -3,7 +3,7 @@
  * they run alone, talking real gRPC and HTTP to each other on 127.0.0.1, over PGlite for Postgres
  * and in-memory adapters for RabbitMQ, Redis and MongoDB (each passes the contract suite of the
  * real one). Each service is built on its own, so each keeps its own readiness and drains on its
- * own; they stop in reverse order: the gateway first, Postgres last.
+ * own; the gateway stops first, and tasks stops before the Postgres it uses.
  */
 import { GatewayConfig, GatewayServer } from "@workstream/gateway"
 import { dedupeInMemory, NotificationsConfig, NotificationsServer, recordsInMemory } from "@workstream/notifications"

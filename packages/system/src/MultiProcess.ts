@@ -40,7 +40,13 @@ const prefixLines = (child: ChildProcess, name: string) => {
   }
 }
 
-/** Runs the services until a signal or a death; resolves with the exit code for this process. */
+/** How long a service may take to drain after SIGTERM before it is killed (its own drain is about 10 s). */
+const STOP_GRACE_MS = 20_000
+
+/**
+ * Runs the services until a signal or a death; resolves with the exit code for this process: 0
+ * only when every service was asked to stop and exited 0 by itself.
+ */
 export const run = (processes: ReadonlyArray<ServiceProcess>): Promise<number> =>
   new Promise((resolve) => {
     let stopping = false
@@ -52,20 +58,33 @@ export const run = (processes: ReadonlyArray<ServiceProcess>): Promise<number> =
         stdio: ["ignore", "pipe", "pipe"]
       })
       prefixLines(child, name)
+      child.on("error", (error) => {
+        process.stderr.write(`[${name}] could not be started: ${error.message}\n`)
+      })
       child.on("exit", (code, signal) => {
         running -= 1
-        if (!stopping || (code !== 0 && code !== null)) {
+        // Dying unasked is a failure whatever the code; asked to stop, only a clean exit is not.
+        if (!stopping || code !== 0) {
+          failed = true
           if (!stopping) process.stderr.write(`[${name}] exited (${signal ?? code}); stopping the others\n`)
-          failed = failed || code !== 0
           stopAll()
         }
         if (running === 0) resolve(failed ? 1 : 0)
       })
       return child
     })
+    const alive = () => children.filter((child) => child.exitCode === null && child.signalCode === null)
     const stopAll = () => {
+      if (stopping) return
       stopping = true
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      for (const child of alive()) child.kill("SIGTERM")
+      // A service that does not finish draining in time is killed, so `pnpm start` always ends.
+      setTimeout(() => {
+        for (const child of alive()) {
+          process.stderr.write(`[workstream] a service did not stop within ${STOP_GRACE_MS / 1000} s; killing it\n`)
+          child.kill("SIGKILL")
+        }
+      }, STOP_GRACE_MS).unref()
     }
     process.once("SIGINT", stopAll)
     process.once("SIGTERM", stopAll)

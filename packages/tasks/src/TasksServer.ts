@@ -48,10 +48,12 @@ const readinessChecks = (busName: string, outboxLagBound: Duration.Duration) =>
         Effect.andThen(sql`SELECT 1`, outbox.stats).pipe(
           Effect.map((stats) => ({
             outbox_pending: stats.pending,
-            outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0
+            outbox_oldest_age_ms: stats.oldestPendingAgeMs ?? 0,
+            outbox_parked: stats.parked
           }))
         ),
-        { bounds: { outbox_oldest_age_ms: Duration.toMillis(outboxLagBound) } }
+        // Any parked event is one the notifications will not get until an operator acts.
+        { bounds: { outbox_oldest_age_ms: Duration.toMillis(outboxLagBound), outbox_parked: 0 } }
       )
       // Not essential: while the broker is away, writes go on into the outbox (that is what it is for).
       yield* readiness.register(

@@ -50,7 +50,13 @@ export const replay = (options: ReplayOptions): Effect.Effect<ReadonlyArray<Repl
         timeout: 10_000
       })
       // A broker that stops answering ends the run: closing returns every unacked message to the DLQ.
-      signal.addEventListener("abort", () => void connection.close().catch(() => undefined))
+      const close = () => void connection.close().catch(() => undefined)
+      // The run may have timed out while connecting: then nothing is done with this connection.
+      if (signal.aborted) {
+        close()
+        throw new Error("timed out while connecting")
+      }
+      signal.addEventListener("abort", close)
       try {
         const channel = await connection.createConfirmChannel()
         const queue = options.topology.deadLetterQueue.name

@@ -2,8 +2,9 @@
  * The outbox relay: publishes committed outbox rows to RabbitMQ in commit order, waits for the
  * broker's confirms once per batch, then marks the rows published (DESIGN §5). Only the
  * replica holding the Postgres advisory lock publishes; the others poll for the lock and take
- * over when its holder dies. It wakes on LISTEN/NOTIFY and also polls, so a lost
- * notification only delays an event by one poll interval.
+ * over when its holder dies. It wakes when a commit of its own process signals it, on
+ * LISTEN/NOTIFY for the others' commits, and also polls, so a lost notification only delays an
+ * event by one poll interval.
  */
 
 import { PgClient } from "@effect/sql-pg"

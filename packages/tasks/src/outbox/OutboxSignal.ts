@@ -1,7 +1,8 @@
 /**
  * Wakes this process's outbox relay as soon as a transaction that wrote outbox rows commits, so
  * an event leaves within milliseconds instead of at the next poll. Postgres' NOTIFY does the same
- * for other replicas (and is all there is where LISTEN cannot work, as through PGlite's socket).
+ * for the other replicas; where LISTEN cannot work (through PGlite's socket) this signal is all
+ * there is.
  * Sliding with room for one: many commits during a drain make one more round, not many.
  */
 import { Context, Effect, Layer, Queue } from "effect"

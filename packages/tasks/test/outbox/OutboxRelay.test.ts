@@ -151,6 +151,15 @@ describe("outbox relay", () => {
         }).pipe(Effect.provide(databaseOf(databaseUrl)))
         assert.deepInclude(row ?? {}, { parked: true, published: false })
         assert.isAbove((row?.reason ?? "").length, 0, "the reason is kept for the operator")
+        const ready = yield* Effect.tryPromise(() =>
+          fetch(`http://127.0.0.1:${tasks.settings.httpPort}/readyz`).then(async (r) => ({
+            status: r.status,
+            body: (await r.json()) as { status: string; dependencies: { postgres: Record<string, unknown> } }
+          }))
+        )
+        assert.strictEqual(ready.status, 200, "still in rotation")
+        assert.strictEqual(ready.body.status, "degraded", "but the parked event is visible to operators")
+        assert.deepInclude(ready.body.dependencies.postgres, { status: "lagging", outbox_parked: 1 })
       }),
     60_000
   )
