@@ -118,10 +118,13 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       })
   })
 
-  /** The consumer of the channel in use, so a shutdown can cancel it before the channel closes. */
+  /**
+   * The consumer of the channel in use, so a shutdown can cancel it before the channel closes;
+   * once `stopping`, no session consumes again and late deliveries are left for redelivery.
+   */
   interface Consuming {
-    readonly channel: ConfirmChannel
-    readonly consumerTag: string
+    value?: { readonly channel: ConfirmChannel; readonly consumerTag: string }
+    stopping: boolean
   }
 
   /** One channel's life: consume until it closes, then fail, so the retry opens a new one. */
@@ -129,7 +132,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
     model: ChannelModel,
     handle: Handler,
     run: (effect: Effect.Effect<void>) => void,
-    current: { value?: Consuming }
+    current: Consuming
   ) =>
     Effect.scoped(
       Effect.gen(function* () {
@@ -142,12 +145,14 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
         channel.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
         yield* Topology.declare(channel, topology)
         yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
+        // Shutting down: hold the session open without consuming until the scope ends.
+        if (current.stopping) return yield* Effect.never
         const { consumerTag } = yield* setup("consuming", () =>
           channel.consume(topology.queue.name, (message) => {
-            if (message !== null) run(handle(deliveryOf(channel, message)))
+            if (message !== null && !current.stopping) run(handle(deliveryOf(channel, message)))
             // The broker cancelled this consumer (its queue was deleted): end the session, so the
             // retry declares the topology again and consumes anew.
-            else void channel.close().catch(() => undefined)
+            else if (message === null) void channel.close().catch(() => undefined)
           })
         )
         current.value = { channel, consumerTag }
@@ -183,7 +188,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
     depths,
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
-      const current: { value?: Consuming } = {}
+      const current: Consuming = { stopping: false }
       yield* connection.changes.pipe(
         Stream.switchMap(
           Option.match({
@@ -197,6 +202,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       // Registered last, so it runs first on close: while the channel is still open for the acks.
       yield* drainOnClose(
         Effect.promise(async () => {
+          current.stopping = true
           const consuming = current.value
           if (consuming !== undefined) await consuming.channel.cancel(consuming.consumerTag).catch(() => undefined)
         }),
