@@ -22,33 +22,36 @@ const hotPath = { captureStackTrace: false } as const
 
 export type TransientFailure = StoreUnavailable | DedupeUnavailable
 
-export const processEvent = Effect.fn("NotificationConsumer.process")(function* (
-  body: string,
-  attempts: number
-): Effect.fn.Return<Outcome, TransientFailure, DedupeStore | NotificationRecords> {
-  const decoded = decodeEvent(body)
-  if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
-  const event = decoded.success
-  yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
-  const dedupe = yield* DedupeStore
-  if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath))) {
-    yield* Metric.update(dedupeHits, 1)
-    return { _tag: "Duplicate", eventId: event.event_id }
-  }
-  const records = yield* NotificationRecords
-  const outcome = yield* records
-    .record({
-      event_id: event.event_id,
-      event_type: event.event_type,
-      task_id: event.payload.id,
-      occurred_at: event.occurred_at,
-      received_at: yield* DateTime.now,
-      trace_id: event.trace_id,
-      attempts,
-      payload: event.payload
-    })
-    .pipe(Effect.withSpan("record", undefined, hotPath))
-  // Also after a duplicate: the record exists, so the fast path should know it.
-  yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark", undefined, hotPath))
-  return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
-})
+export const processEvent = Effect.fnUntraced(
+  function* (
+    body: string,
+    attempts: number
+  ): Effect.fn.Return<Outcome, TransientFailure, DedupeStore | NotificationRecords> {
+    const decoded = decodeEvent(body)
+    if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
+    const event = decoded.success
+    yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
+    const dedupe = yield* DedupeStore
+    if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath))) {
+      yield* Metric.update(dedupeHits, 1)
+      return { _tag: "Duplicate", eventId: event.event_id }
+    }
+    const records = yield* NotificationRecords
+    const outcome = yield* records
+      .record({
+        event_id: event.event_id,
+        event_type: event.event_type,
+        task_id: event.payload.id,
+        occurred_at: event.occurred_at,
+        received_at: yield* DateTime.now,
+        trace_id: event.trace_id,
+        attempts,
+        payload: event.payload
+      })
+      .pipe(Effect.withSpan("record", undefined, hotPath))
+    // Also after a duplicate: the record exists, so the fast path should know it.
+    yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark", undefined, hotPath))
+    return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
+  },
+  Effect.withSpan("NotificationConsumer.process", undefined, hotPath)
+)
