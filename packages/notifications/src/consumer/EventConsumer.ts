@@ -34,7 +34,15 @@ const latency = Metric.histogram("notifications_processing_seconds", {
   boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 })
 const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "messages being processed right now" })
-const count = (outcome: string) => Metric.update(consumed.pipe(Metric.withAttributes({ outcome })), 1)
+type ConsumeOutcome = "recorded" | "duplicate" | "retried" | "dead_lettered"
+// One counter per outcome, made once: the per-message path does not rebuild them.
+const byOutcome = Object.fromEntries(
+  (["recorded", "duplicate", "retried", "dead_lettered"] as const).map((outcome) => [
+    outcome,
+    consumed.pipe(Metric.withAttributes({ outcome }))
+  ])
+) as Record<ConsumeOutcome, typeof consumed>
+const count = (outcome: ConsumeOutcome) => Metric.update(byOutcome[outcome], 1)
 
 const headerOf = (delivery: EventSource.Delivery, name: string): string | undefined => {
   const value = delivery.headers[name]
@@ -89,16 +97,9 @@ export const layer = (options: Options) =>
           yield* count("dead_lettered")
         })
 
-      const settle = (delivery: EventSource.Delivery) =>
-        Effect.gen(function* () {
-          const startedAt = performance.now()
-          yield* Metric.modify(inFlightGauge, 1)
-          yield* Effect.addFinalizer(() =>
-            Effect.andThen(
-              Metric.modify(inFlightGauge, -1),
-              Metric.update(latency, (performance.now() - startedAt) / 1000)
-            )
-          )
+      const settle = (delivery: EventSource.Delivery) => {
+        const startedAt = performance.now()
+        const work = Effect.gen(function* () {
           const attempts = attemptsOf(delivery)
           const outcome = yield* processEvent(delivery.body, attempts).pipe(
             Effect.retry(options.inPlaceRetry),
@@ -124,9 +125,17 @@ export const layer = (options: Options) =>
             }
           }
           yield* delivery.ack
-        }).pipe(
-          // The finalizer above (in-flight, latency) runs when this message is settled.
-          Effect.scoped,
+        })
+        // In flight from here; however the message ends, it no longer is, and its latency counts.
+        return Effect.acquireUseRelease(
+          Metric.modify(inFlightGauge, 1),
+          () => work,
+          () =>
+            Effect.andThen(
+              Metric.modify(inFlightGauge, -1),
+              Effect.suspend(() => Metric.update(latency, (performance.now() - startedAt) / 1000))
+            )
+        ).pipe(
           Effect.annotateLogs({
             event_id: delivery.messageId,
             trace_id: TraceContext.traceIdOf(headerOf(delivery, "traceparent")) ?? ""
@@ -154,6 +163,7 @@ export const layer = (options: Options) =>
             })
           }
         )
+      }
 
       yield* source.consume(settle)
     })
