@@ -8,10 +8,11 @@
  * stops taking messages first, then waits (bounded) for the handlers in flight, so their acks
  * still reach the broker; whatever stays unacked is redelivered.
  */
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
 import { Context, Deferred, Duration, Effect, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { AmqpConnection, BrokerUnavailable, reconnectSchedule } from "./AmqpConnection.ts"
 import { InMemoryBroker } from "./InMemoryBroker.ts"
+import { acquireScoped, reasonOf } from "./internal/acquire.ts"
 import * as Topology from "./Topology.ts"
 
 export interface Delivery {
@@ -26,7 +27,7 @@ export interface Delivery {
   readonly copyTo: (queue: string, headers: Readonly<Record<string, unknown>>) => Effect.Effect<void, CopyNotConfirmed>
 }
 
-/** The broker did not confirm a copy (nack, or the channel closed first): the original stays unacked. */
+/** The broker did not confirm a copy (a nack, or the channel closed before or during it): the original stays unacked. */
 export class CopyNotConfirmed extends Schema.TaggedError<CopyNotConfirmed>()("CopyNotConfirmed", {
   queue: Schema.String,
   cause: Schema.Defect()
@@ -84,14 +85,36 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
   const { topology } = options
 
   /** One step of opening the channel, typed and bounded: a broker that does not answer is trouble. */
+  const bounded = <A, R>(step: string, effect: Effect.Effect<A, BrokerUnavailable, R>) =>
+    Effect.timeoutOrElse(effect, {
+      duration: SETUP_TIMEOUT,
+      orElse: () => Effect.fail(new BrokerUnavailable({ reason: `${step} timed out` }))
+    })
   const setup = <A>(step: string, f: () => Promise<A>) =>
-    Effect.tryPromise({
-      try: f,
-      catch: (cause) => new BrokerUnavailable({ reason: `${step} failed: ${String(cause)}` })
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: SETUP_TIMEOUT,
-        orElse: () => Effect.fail(new BrokerUnavailable({ reason: `${step} timed out` }))
+    bounded(
+      step,
+      Effect.tryPromise({
+        try: f,
+        catch: (cause) => new BrokerUnavailable({ reason: `${step} failed: ${reasonOf(cause)}` })
+      })
+    )
+
+  /**
+   * A channel for the scope's lifetime. Its listeners are attached the moment it exists (an
+   * `error` without one would crash the process), and one that arrives after the timeout is closed.
+   */
+  const openChannel = <C extends Channel>(open: () => Promise<C>, onClose: () => void = () => undefined) =>
+    bounded(
+      "opening a channel",
+      acquireScoped({
+        acquire: open,
+        prepare: (channel) => {
+          channel.on("error", () => undefined)
+          channel.on("close", onClose)
+          return channel
+        },
+        release: (channel) => channel.close(),
+        onError: (cause) => new BrokerUnavailable({ reason: `opening a channel failed: ${reasonOf(cause)}` })
       })
     )
 
@@ -103,18 +126,23 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
     ack: Effect.sync(() => channel.ack(message)),
     copyTo: (queue, headers) =>
       Effect.callback<void, CopyNotConfirmed>((resume) => {
-        channel.sendToQueue(
-          queue,
-          message.content,
-          {
-            persistent: true,
-            contentType: message.properties.contentType,
-            messageId: message.properties.messageId,
-            timestamp: message.properties.timestamp,
-            headers: { ...message.properties.headers, ...headers }
-          },
-          (error: unknown) => resume(error ? Effect.fail(new CopyNotConfirmed({ queue, cause: error })) : Effect.void)
-        )
+        try {
+          channel.sendToQueue(
+            queue,
+            message.content,
+            {
+              persistent: true,
+              contentType: message.properties.contentType,
+              messageId: message.properties.messageId,
+              timestamp: message.properties.timestamp,
+              headers: { ...message.properties.headers, ...headers }
+            },
+            (error: unknown) => resume(error ? Effect.fail(new CopyNotConfirmed({ queue, cause: error })) : Effect.void)
+          )
+        } catch (cause) {
+          // The channel closed under us: no copy, so the original stays unacked and comes back.
+          resume(Effect.fail(new CopyNotConfirmed({ queue, cause })))
+        }
       })
   })
 
@@ -136,13 +164,11 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
   ) =>
     Effect.scoped(
       Effect.gen(function* () {
-        const channel = yield* Effect.acquireRelease(
-          setup("opening a channel", () => model.createConfirmChannel()),
-          (ch) => Effect.promise(() => ch.close().catch(() => undefined))
-        )
         const closed = yield* Deferred.make<void>()
-        channel.on("error", () => undefined)
-        channel.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
+        const channel = yield* openChannel(
+          () => model.createConfirmChannel(),
+          () => Deferred.doneUnsafe(closed, Effect.void)
+        )
         yield* Topology.declare(channel, topology)
         yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
         // Shutting down: hold the session open without consuming until the scope ends.
@@ -171,11 +197,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
   const depths = Effect.scoped(
     Effect.gen(function* () {
       const model = yield* connection.get
-      const channel = yield* Effect.acquireRelease(
-        setup("opening a channel", () => model.createChannel()),
-        (ch) => Effect.promise(() => ch.close().catch(() => undefined))
-      )
-      channel.on("error", () => undefined)
+      const channel = yield* openChannel(() => model.createChannel())
       const queue = yield* setup("checking the queue", () => channel.checkQueue(topology.queue.name))
       const dead = yield* setup("checking the DLQ", () => channel.checkQueue(topology.deadLetterQueue.name))
       return { queue: queue.messageCount, deadLetters: dead.messageCount }

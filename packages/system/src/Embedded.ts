@@ -10,8 +10,8 @@ import { dedupeInMemory, NotificationsConfig, NotificationsServer, recordsInMemo
 import { EventPublisher, EventSource, InMemoryBroker, Topology } from "@workstream/platform"
 import { TasksConfig, TasksServer } from "@workstream/tasks"
 import { ConfigProvider, Effect, Layer, Option, Redacted, References, type Scope } from "effect"
-import type { EmbeddedSettings } from "./EmbeddedConfig.ts"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
+import type { SystemSettings } from "./SystemConfig.ts"
 
 /** Where the running system can be reached. */
 export interface Endpoints {
@@ -39,7 +39,7 @@ const start = <E>(service: string, layer: Layer.Layer<never, E> | Layer.Layer<un
     Effect.asVoid
   )
 
-export const run = (settings: EmbeddedSettings): Effect.Effect<Endpoints, unknown, Scope.Scope> =>
+export const run = (settings: SystemSettings): Effect.Effect<Endpoints, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const bus = yield* Layer.build(InMemoryBroker.InMemoryBroker.layer(Topology.make()))
 

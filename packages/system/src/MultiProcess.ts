@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import type { SystemSettings } from "./SystemConfig.ts"
 
 export interface ServiceProcess {
   readonly name: "tasks" | "notifications" | "gateway"
@@ -14,21 +15,15 @@ export interface ServiceProcess {
 
 const mainOf = (name: ServiceProcess["name"]) => fileURLToPath(new URL(`../../${name}/src/main.ts`, import.meta.url))
 
-/** Where each service listens in multi-process mode: the same ports as the embedded mode. */
-export const services = (env: NodeJS.ProcessEnv): ReadonlyArray<ServiceProcess> => {
-  const grpcPort = env.TASKS_GRPC_PORT ?? "50051"
-  return [
-    { name: "tasks", env: { GRPC_PORT: grpcPort, HTTP_PORT: env.TASKS_HTTP_PORT ?? "8081" } },
-    { name: "notifications", env: { HTTP_PORT: env.NOTIFICATIONS_PORT ?? "8082" } },
-    {
-      name: "gateway",
-      env: {
-        HTTP_PORT: env.GATEWAY_PORT ?? "8080",
-        TASKS_GRPC_TARGET: env.TASKS_GRPC_TARGET ?? `127.0.0.1:${grpcPort}`
-      }
-    }
-  ]
-}
+/** Where each service listens: the same ports as in the embedded mode. */
+export const services = (settings: SystemSettings): ReadonlyArray<ServiceProcess> => [
+  { name: "tasks", env: { GRPC_PORT: String(settings.tasksGrpcPort), HTTP_PORT: String(settings.tasksHttpPort) } },
+  { name: "notifications", env: { HTTP_PORT: String(settings.notificationsPort) } },
+  {
+    name: "gateway",
+    env: { HTTP_PORT: String(settings.gatewayPort), TASKS_GRPC_TARGET: `127.0.0.1:${settings.tasksGrpcPort}` }
+  }
+]
 
 const prefixLines = (child: ChildProcess, name: string) => {
   const label = `[${name}]`.padEnd(16)

@@ -5,15 +5,15 @@
  * what is missing, rather than silently mixing real and in-memory parts.
  */
 import { Logging, ServiceMain, Tracing } from "@workstream/platform"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Result } from "effect"
 import * as Embedded from "./Embedded.ts"
-import * as EmbeddedConfig from "./EmbeddedConfig.ts"
 import * as MultiProcess from "./MultiProcess.ts"
+import * as SystemConfig from "./SystemConfig.ts"
 
 const SERVERS = ["DATABASE_URL", "AMQP_URL", "REDIS_URL"] as const
 const configured = SERVERS.filter((name) => (process.env[name] ?? "") !== "")
 
-const banner = (endpoints: Embedded.Endpoints, settings: EmbeddedConfig.EmbeddedSettings, seconds: number) =>
+const banner = (endpoints: Embedded.Endpoints, settings: SystemConfig.SystemSettings, seconds: number) =>
   [
     "",
     "Workstream is running, embedded: one process, PGlite for Postgres, in-memory event bus and stores.",
@@ -29,7 +29,7 @@ const banner = (endpoints: Embedded.Endpoints, settings: EmbeddedConfig.Embedded
   ].join("\n")
 
 const embedded = Effect.gen(function* () {
-  const settings = yield* EmbeddedConfig.load
+  const settings = yield* SystemConfig.load
   // Built into the program's scope: spans are exported for as long as the system runs.
   const tracing = yield* Layer.build(Tracing.layer("workstream"))
   const endpoints = yield* Embedded.run(settings).pipe(
@@ -43,7 +43,13 @@ const embedded = Effect.gen(function* () {
 if (configured.length === 0) {
   ServiceMain.run(embedded.pipe(Effect.provide(Logging.layer({ service: "workstream", level: "Info" }))))
 } else if (configured.length === SERVERS.length) {
-  process.exitCode = await MultiProcess.run(MultiProcess.services(process.env))
+  const settings = await Effect.runPromise(Effect.result(SystemConfig.load))
+  if (Result.isFailure(settings)) {
+    process.stderr.write(`${settings.failure.message}\n`)
+    process.exitCode = 1
+  } else {
+    process.exitCode = await MultiProcess.run(MultiProcess.services(settings.success))
+  }
 } else {
   const missing = SERVERS.filter((name) => !configured.includes(name))
   process.stderr.write(

@@ -104,6 +104,10 @@ export class Tasks extends Context.Service<
             )
           )
 
+      /** A change and its outbox rows in one transaction; once it has committed, this process's relay wakes. */
+      const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        sql.withTransaction(effect).pipe(Effect.tap(() => signal.committed))
+
       const commit = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
         Effect.gen(function* () {
           // The current span (the RPC's, continuing the caller's trace) names the trace the event joins.
@@ -146,41 +150,35 @@ export class Tasks extends Context.Service<
         )
         const key = input.idempotencyKey
         if (key === undefined) {
-          yield* sql
-            .withTransaction(Effect.andThen(repository.insert(decision.task), commit(decision, input.trace)))
-            .pipe(
-              Effect.tap(() => signal.committed),
-              store("create")
-            )
+          yield* transaction(Effect.andThen(repository.insert(decision.task), commit(decision, input.trace))).pipe(
+            store("create")
+          )
           return decision.task
         }
         const hash = requestHash(decision.task)
         const replay = yield* findExisting(key, hash, now).pipe(store("create"))
         if (Option.isSome(replay)) return replay.value
         const expires_at = DateTime.addDuration(now, config.idempotencyTtl)
-        return yield* sql
-          .withTransaction(
-            Effect.gen(function* () {
-              const inserted = yield* keys.insert({ key, request_hash: hash, task_id: decision.task.id, expires_at })
-              if (!inserted) return yield* new KeyTaken()
-              yield* repository.insert(decision.task)
-              yield* commit(decision, input.trace)
-              return decision.task
-            })
-          )
-          .pipe(
-            Effect.tap(() => signal.committed),
-            store("create"),
-            // Lost the race to an identical create: answer as a replay would.
-            Effect.catchTag("KeyTaken", () =>
-              findExisting(key, hash, now).pipe(
-                store("create"),
-                Effect.flatMap(
-                  Option.match({ onNone: () => Effect.die("idempotency key vanished"), onSome: Effect.succeed })
-                )
+        return yield* transaction(
+          Effect.gen(function* () {
+            const inserted = yield* keys.insert({ key, request_hash: hash, task_id: decision.task.id, expires_at })
+            if (!inserted) return yield* new KeyTaken()
+            yield* repository.insert(decision.task)
+            yield* commit(decision, input.trace)
+            return decision.task
+          })
+        ).pipe(
+          store("create"),
+          // Lost the race to an identical create: answer as a replay would.
+          Effect.catchTag("KeyTaken", () =>
+            findExisting(key, hash, now).pipe(
+              store("create"),
+              Effect.flatMap(
+                Option.match({ onNone: () => Effect.die("idempotency key vanished"), onSome: Effect.succeed })
               )
             )
           )
+        )
       })
 
       const transition = Effect.fn("Tasks.transition")(function* (
@@ -195,17 +193,12 @@ export class Tasks extends Context.Service<
           const decision = yield* Effect.fromResult(Lifecycle.decide(current, commandFor[name]({ task_id: id }), now))
           if (decision.events.length === 0 || Option.isNone(current)) return decision.task
           const expected = current.value.version
-          yield* sql
-            .withTransaction(
-              Effect.gen(function* () {
-                if (!(yield* repository.update(decision.task, expected))) return yield* new VersionConflict()
-                yield* commit(decision, trace)
-              })
-            )
-            .pipe(
-              Effect.tap(() => signal.committed),
-              store(name)
-            )
+          yield* transaction(
+            Effect.gen(function* () {
+              if (!(yield* repository.update(decision.task, expected))) return yield* new VersionConflict()
+              yield* commit(decision, trace)
+            })
+          ).pipe(store(name))
           return decision.task
         }).pipe(
           Effect.retry({ schedule: onVersionConflict, while: (e) => e._tag === "VersionConflict" }),

@@ -1,7 +1,7 @@
 /**
- * The embedded mode's own settings: where each part listens (the services' `HTTP_PORT`s would
- * clash in one process) and where PGlite keeps its data. Everything else is read from the same
- * variables as in the services' own processes (README: Configuration).
+ * `pnpm start`'s own settings: where each part listens, in both modes (the services' `HTTP_PORT`s
+ * would clash in one process), and, embedded, where PGlite listens and keeps its data. Everything
+ * else is read from the same variables as in the services' own processes (README: Configuration).
  */
 import { ServiceConfig } from "@workstream/platform"
 import { Config, type Effect } from "effect"
@@ -17,7 +17,7 @@ const settings = {
   logLevel: ServiceConfig.logLevel
 }
 
-export type EmbeddedSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>
+export type SystemSettings = Effect.Success<ReturnType<typeof ServiceConfig.load<typeof settings>>>
 
 /** Reads and validates the environment once; fails naming every bad variable. */
 export const load = ServiceConfig.load(settings)
