@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { SERVICE_NODE_OPTIONS } from "@workstream/system"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { copyBuildContext, inBuildContext } from "./support/buildContext.ts"
 import { execForm, parseCopy, parseDockerfile } from "./support/dockerfile.ts"
@@ -71,6 +72,13 @@ describe(`${dockerfilePath}: hadolint-style rules`, () => {
     const entrypoint = execForm(runtimeOnly("ENTRYPOINT").at(-1)?.args ?? "")
     expect(entrypoint).toEqual(["node", "src/main.ts"])
     expect(runtimeOnly("CMD")).toEqual([])
+  })
+
+  it("bounds the V8 heap as `pnpm start` does", () => {
+    const env = runtimeOnly("ENV")
+      .map((i) => i.args)
+      .join(" ")
+    expect(/NODE_OPTIONS="([^"]*)"/.exec(env)?.[1]).toBe(SERVICE_NODE_OPTIONS)
   })
 
   it("has a HEALTHCHECK in exec form that needs no shell or curl", () => {

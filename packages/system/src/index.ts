@@ -1,1 +1,1 @@
-export {}
+export { SERVICE_NODE_OPTIONS } from "./MultiProcess.ts"

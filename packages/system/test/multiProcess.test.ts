@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { AMQP_URL, databaseOf, freshDatabase, spawnService } from "@workstream/tasks/testing"
 import { Effect, Fiber, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
+import { SERVICE_NODE_OPTIONS } from "../src/MultiProcess.ts"
 import {
   allNotifications,
   awaitNotifications,
@@ -39,7 +41,7 @@ const servers = Effect.gen(function* () {
 
 describe("the multi-process mode (`pnpm start` with the servers configured)", () => {
   it.live(
-    "runs the three services as processes, prefixes their logs, carries tasks to notifications, and stops all three on SIGTERM",
+    "runs the three services as processes with bounded heaps, prefixes their logs, carries tasks to notifications, and stops all three on SIGTERM",
     () =>
       Effect.gen(function* () {
         const { env } = yield* servers
@@ -58,6 +60,12 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
         ])
         for (const service of ["tasks", "notifications", "gateway"]) {
           assert.match(system.output(), new RegExp(`^\\[${service}\\]\\s+\\{`, "m"), `${service}'s lines are prefixed`)
+          const pid = descendantRunning(system.child.pid ?? -1, `packages/${service}/src/main.ts`)
+          const environment = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+          assert.isTrue(
+            environment.some((entry) => entry.startsWith(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS}`)),
+            `${service} runs with the heap bounds`
+          )
         }
 
         const launcher = descendantRunning(system.child.pid ?? -1, "packages/system/src/start.ts")
