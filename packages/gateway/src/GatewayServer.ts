@@ -7,12 +7,13 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Health, HttpEdge } from "@workstream/platform"
 import { ByteSize, Duration, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpRouter } from "effect/http"
-import { HttpApiBuilder, HttpApiMiddleware, HttpApiScalar } from "effect/http-api"
+import { HttpApiBuilder, HttpApiMiddleware } from "effect/http-api"
 import { Api } from "./Api.ts"
 import type { GatewaySettings } from "./GatewayConfig.ts"
 import { TasksClient } from "./grpc/TasksClient.ts"
 import * as TasksHealth from "./grpc/TasksHealth.ts"
 import * as Correlation from "./http/correlation.ts"
+import * as Docs from "./http/docs.ts"
 import { TasksHandlers } from "./http/TasksHandlers.ts"
 
 /** `/readyz`: ready only while the tasks service says SERVING. */
@@ -31,13 +32,7 @@ export const layer = (settings: GatewaySettings, options: { readonly host?: stri
     Layer.provide(TasksHandlers),
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   )
-  const routes = Layer.mergeAll(
-    api,
-    HttpApiScalar.layer(Api, { path: "/docs" }),
-    Health.routes,
-    Correlation.layer,
-    HttpEdge.layer(Api)
-  )
+  const routes = Layer.mergeAll(api, Docs.layer, Health.routes, Correlation.layer, HttpEdge.layer(Api))
   const client = TasksClient.layer({
     target: settings.tasksTarget,
     deadline: settings.tasksDeadline,

@@ -201,26 +201,35 @@ layer(System.layerWith(), { timeout: "60 seconds", excludeTestServices: true })(
     })
   )
 
-  it.effect("/openapi.json documents every route; /docs serves a page; /healthz and /readyz answer", () =>
-    Effect.gen(function* () {
-      const { url } = yield* Effect.service(GatewayUnderTest)
-      const openapi = (yield* request(`${url}/openapi.json`)).json as { paths: Record<string, Record<string, unknown>> }
-      assert.hasAllKeys(openapi.paths, [
-        "/api/v1/tasks",
-        "/api/v1/tasks/{id}",
-        "/api/v1/tasks/{id}/complete",
-        "/api/v1/tasks/{id}/start",
-        "/api/v1/tasks/{id}/cancel"
-      ])
-      assert.hasAllKeys(openapi.paths["/api/v1/tasks"] ?? {}, ["get", "post"])
-      const docs = yield* request(`${url}/docs`)
-      assert.strictEqual(docs.status, 200)
-      assert.include(docs.headers.get("content-type") ?? "", "text/html")
-      assert.strictEqual((yield* request(`${url}/healthz`)).status, 200)
-      const ready = yield* request(`${url}/readyz`)
-      assert.strictEqual(ready.status, 200)
-      assert.deepStrictEqual(ready.json, { status: "ready", dependencies: { tasks: { status: "up" } } })
-    })
+  it.effect(
+    "/openapi.json documents every route; /docs serves the reference page (loaded on first visit); /healthz and /readyz answer",
+    () =>
+      Effect.gen(function* () {
+        const { url } = yield* Effect.service(GatewayUnderTest)
+        const openapi = (yield* request(`${url}/openapi.json`)).json as {
+          paths: Record<string, Record<string, unknown>>
+        }
+        assert.hasAllKeys(openapi.paths, [
+          "/api/v1/tasks",
+          "/api/v1/tasks/{id}",
+          "/api/v1/tasks/{id}/complete",
+          "/api/v1/tasks/{id}/start",
+          "/api/v1/tasks/{id}/cancel"
+        ])
+        assert.hasAllKeys(openapi.paths["/api/v1/tasks"] ?? {}, ["get", "post"])
+        const docs = yield* request(`${url}/docs`)
+        assert.strictEqual(docs.status, 200)
+        assert.include(docs.headers.get("content-type") ?? "", "text/html")
+        // The page carries Scalar's script itself (no CDN) and documents this API.
+        assert.include(docs.text, "Scalar.createApiReference")
+        assert.notMatch(docs.text, /<script src=/)
+        assert.include(docs.text, "/api/v1/tasks/{id}/complete")
+        assert.strictEqual((yield* request(`${url}/docs`)).text, docs.text)
+        assert.strictEqual((yield* request(`${url}/healthz`)).status, 200)
+        const ready = yield* request(`${url}/readyz`)
+        assert.strictEqual(ready.status, 200)
+        assert.deepStrictEqual(ready.json, { status: "ready", dependencies: { tasks: { status: "up" } } })
+      })
   )
 
   it.effect("traceparent reaches the tasks service: the outbox row and the event's trace_id carry it", () =>
