@@ -164,9 +164,12 @@ ${ANALYSIS}
   with the same schema. Latencies are autocannon's.
 - **RSS**: each service process's VmRSS right after each Workstream create run.
 - **end-to-end**: on a second, fresh system (own database and vhost: an empty notification store, no
-  backlog from the create runs), an open-loop generator sends ${s.e2e_rate} creates/s for ${s.e2e_seconds} s;
-  for each 201, the notification record's \`received_at\` (read by event id from the debug API)
-  minus the task's \`created_at\` (one clock: same machine).
+  backlog from the create runs), an open-loop generator sends ${s.e2e_rate} creates/s for ${s.e2e_seconds} s,
+  after ${s.e2e_warmup_seconds ?? 0} s at the same rate that are not counted (a just-started system is still compiling
+  its hot paths: the warm-up's own figures are in the diagnostics); for each 201, the notification
+  record's \`received_at\` (read by event id from the debug API) minus the moment the client had the
+  201 (one clock: same machine), as the issue defines it. The diagnostics also give it from the task's
+  \`created_at\`, stamped before the transaction, which adds the create's own time.
 - **consumer**: ${s.events} valid \`created\` events published into \`workstream.notifications\` (its
   real quorum-queue arguments) before the consumer starts; events/s from the first to the last
   consumed (the service: \`notifications_events_consumed_total\` polled every 100 ms; baseline:

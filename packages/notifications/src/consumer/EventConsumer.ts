@@ -15,9 +15,9 @@
 import { Ids } from "@workstream/domain"
 import { EventSource, Topology, TraceContext } from "@workstream/platform"
 import { Cause, DateTime, Effect, Layer, Metric, type Schedule } from "effect"
-import type { DedupeStore } from "../dedupe/DedupeStore.ts"
+import { DedupeStore } from "../dedupe/DedupeStore.ts"
 import { NotificationRecords } from "../store/NotificationRecords.ts"
-import { processEvent, type TransientFailure } from "./processEvent.ts"
+import { makeProcessEvent, type TransientFailure } from "./processEvent.ts"
 
 export const ATTEMPTS_HEADER = "x-workstream-attempts"
 
@@ -60,7 +60,7 @@ export const layer = (options: Options) =>
       const source = yield* EventSource.EventSource
       const { topology } = source
       const records = yield* NotificationRecords
-      const services = yield* Effect.context<DedupeStore | NotificationRecords>()
+      const processEvent = makeProcessEvent(yield* DedupeStore, records)
 
       /**
        * Copies the message to the DLQ with why (confirmed), then keeps a record of it for the debug
@@ -144,7 +144,6 @@ export const layer = (options: Options) =>
           Effect.catchCause((cause) =>
             Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logWarning("message left for redelivery", cause)
           ),
-          Effect.provideContext(services),
           // The processing span continues the trace the message carries (the request's, through
           // the relay's create span), so one trace runs from the REST call to the record.
           (effect) => {

@@ -5,8 +5,8 @@
  */
 import { decodeEvent } from "@workstream/domain"
 import { DateTime, Effect, Metric, Result } from "effect"
-import { DedupeStore, type DedupeUnavailable } from "../dedupe/DedupeStore.ts"
-import { NotificationRecords, type StoreUnavailable } from "../store/NotificationRecords.ts"
+import type { DedupeStore, DedupeUnavailable } from "../dedupe/DedupeStore.ts"
+import type { NotificationRecords, StoreUnavailable } from "../store/NotificationRecords.ts"
 
 export type Outcome =
   | { readonly _tag: "Recorded"; readonly eventId: string }
@@ -22,21 +22,20 @@ const hotPath = { captureStackTrace: false } as const
 
 export type TransientFailure = StoreUnavailable | DedupeUnavailable
 
-export const processEvent = Effect.fnUntraced(
-  function* (
-    body: string,
-    attempts: number
-  ): Effect.fn.Return<Outcome, TransientFailure, DedupeStore | NotificationRecords> {
+/**
+ * The processor over the consumer's stores, resolved once: the per-message path looks nothing up.
+ * It runs inside the consumer's `process` span, so it opens no span of its own.
+ */
+export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: NotificationRecords["Service"]) =>
+  Effect.fnUntraced(function* (body: string, attempts: number): Effect.fn.Return<Outcome, TransientFailure> {
     const decoded = decodeEvent(body)
     if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
     const event = decoded.success
     yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
-    const dedupe = yield* DedupeStore
     if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath))) {
       yield* Metric.update(dedupeHits, 1)
       return { _tag: "Duplicate", eventId: event.event_id }
     }
-    const records = yield* NotificationRecords
     const outcome = yield* records
       .record({
         event_id: event.event_id,
@@ -52,6 +51,4 @@ export const processEvent = Effect.fnUntraced(
     // Also after a duplicate: the record exists, so the fast path should know it.
     yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark", undefined, hotPath))
     return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
-  },
-  Effect.withSpan("NotificationConsumer.process", undefined, hotPath)
-)
+  })
