@@ -39,7 +39,7 @@ export type CommandError = DomainError | IdempotencyKeyReused | StoreUnavailable
 
 /** Someone else changed the task between our read and our write: read again and re-decide. */
 class VersionConflict extends Schema.TaggedError<VersionConflict>()("VersionConflict", {}) {}
-/** A concurrent create with the same idempotency key committed first. */
+/** The idempotency key is live already: a replay, or a concurrent create with it committed first. */
 class KeyTaken extends Schema.TaggedError<KeyTaken>()("KeyTaken", {}) {}
 
 // A conflict means another writer just succeeded; a handful of re-reads always settles it.
@@ -156,9 +156,10 @@ export class Tasks extends Context.Service<
           return decision.task
         }
         const hash = requestHash(decision.task)
-        const replay = yield* findExisting(key, hash, now).pipe(store("create"))
-        if (Option.isSome(replay)) return replay.value
         const expires_at = DateTime.addDuration(now, config.idempotencyTtl)
+        // The key is claimed first, in the create's transaction: nearly every key is new (the gateway
+        // mints one per create), so a look-up beforehand would be a round trip spent on nothing. A
+        // key already live makes the claim fail, and the create answers as the first one did.
         return yield* transaction(
           Effect.gen(function* () {
             const inserted = yield* keys.insert({ key, request_hash: hash, task_id: decision.task.id, expires_at })
@@ -169,7 +170,7 @@ export class Tasks extends Context.Service<
           })
         ).pipe(
           store("create"),
-          // Lost the race to an identical create: answer as a replay would.
+          // A replay, or a concurrent create with the same key that committed first.
           Effect.catchTag("KeyTaken", () =>
             findExisting(key, hash, now).pipe(
               store("create"),
