@@ -38,11 +38,13 @@ const prefixLines = (child: ChildProcess, name: string) => {
 /**
  * V8 heap bounds of each service process. Unbounded on a large host, V8 grows the young
  * generation to 64 MB a semi-space and lets garbage pile up in a multi-gigabyte old generation: a
- * loaded service measured 300-400 MB of RSS around a live heap of about 50 MB, and under 200 MB
- * with these bounds at the same throughput (docs/performance.md). The image sets the same
- * (infra/compose/Dockerfile). Flags in your own NODE_OPTIONS come after these, so they win.
+ * loaded service measured 300-425 MB of RSS around a live heap of about 50 MB, and under 200 MB
+ * with these bounds, for some more CPU per request (docs/performance.md). The old generation's
+ * limit leaves room for the in-memory record store (NOTIFICATION_STORE=memory keeps every record).
+ * The image sets the same (infra/compose/Dockerfile). Flags in your own NODE_OPTIONS come after
+ * these, so they win.
  */
-export const SERVICE_NODE_OPTIONS = "--max-semi-space-size=8 --max-old-space-size=256"
+export const SERVICE_NODE_OPTIONS = "--max-semi-space-size=8 --max-old-space-size=1024"
 
 const nodeOptions = () => [SERVICE_NODE_OPTIONS, process.env.NODE_OPTIONS].filter(Boolean).join(" ")
 

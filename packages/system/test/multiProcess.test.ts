@@ -47,7 +47,14 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
         const { env } = yield* servers
         const placed = yield* systemPorts
         const { gateway, notifications } = placed
-        const system = yield* launch("pnpm", ["start"], { ...bareEnvironment(), ...env, ...placed.env })
+        // An operator's own flag, which must come after the services' heap bounds to win.
+        const own = "--max-old-space-size=300"
+        const system = yield* launch("pnpm", ["start"], {
+          ...bareEnvironment(),
+          ...env,
+          ...placed.env,
+          NODE_OPTIONS: own
+        })
         yield* awaitReady(`${gateway}/readyz`)
         yield* awaitReady(`${notifications}/readyz`)
 
@@ -63,8 +70,8 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
           const pid = descendantRunning(system.child.pid ?? -1, `packages/${service}/src/main.ts`)
           const environment = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
           assert.isTrue(
-            environment.some((entry) => entry.startsWith(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS}`)),
-            `${service} runs with the heap bounds`
+            environment.includes(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS} ${own}`),
+            `${service} runs with the heap bounds, then the operator's flags`
           )
         }
 

@@ -61,6 +61,7 @@ const assertOneTrace = (rpc: string, route: string) => {
     )
   assert.isDefined(send, "the batch's send span links to the create span")
   assert.strictEqual(processing.attributes["messaging.message.id"], create.attributes["messaging.message.id"])
+  assert.strictEqual(processing.attributes["workstream.event_id"], create.attributes["messaging.message.id"])
 }
 
 describe("tracing across the system", () => {

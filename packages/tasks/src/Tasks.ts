@@ -158,9 +158,8 @@ export class Tasks extends Context.Service<
         const hash = requestHash(decision.task)
         const expires_at = DateTime.addDuration(now, config.idempotencyTtl)
         // The key is claimed first, in the create's transaction: nearly every key is new (the gateway
-        // mints one per create), so a look-up beforehand would be a round trip spent on nothing. A
-        // key already live makes the claim fail, and the create answers as the first one did.
-        return yield* transaction(
+        // mints one per create), so a look-up beforehand would be a round trip spent on nothing.
+        const claim = transaction(
           Effect.gen(function* () {
             const inserted = yield* keys.insert({ key, request_hash: hash, task_id: decision.task.id, expires_at })
             if (!inserted) return yield* new KeyTaken()
@@ -168,18 +167,19 @@ export class Tasks extends Context.Service<
             yield* commit(decision, input.trace)
             return decision.task
           })
-        ).pipe(
-          store("create"),
-          // A replay, or a concurrent create with the same key that committed first.
-          Effect.catchTag("KeyTaken", () =>
+        ).pipe(store("create"))
+        // A live key fails the claim (a replay, or a concurrent create that committed first): answer
+        // as that create did. If the key expired and was swept between the claim and the look-up,
+        // there is nothing to answer from: `otherwise` decides.
+        const claimOrReplay = (otherwise: Effect.Effect<Task, IdempotencyKeyReused | StoreUnavailable>) =>
+          Effect.catchTag(claim, "KeyTaken", () =>
             findExisting(key, hash, now).pipe(
               store("create"),
-              Effect.flatMap(
-                Option.match({ onNone: () => Effect.die("idempotency key vanished"), onSome: Effect.succeed })
-              )
+              Effect.flatMap(Option.match({ onNone: () => otherwise, onSome: Effect.succeed }))
             )
           )
-        )
+        // Swept once: the key is free, so claim it again. Twice in a row cannot happen in practice.
+        return yield* claimOrReplay(claimOrReplay(Effect.die("idempotency key vanished twice")))
       })
 
       const transition = Effect.fn("Tasks.transition")(function* (

@@ -31,7 +31,8 @@ export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: Notifi
     const decoded = decodeEvent(body)
     if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
     const event = decoded.success
-    yield* Effect.annotateCurrentSpan({ "messaging.message.id": event.event_id, "workstream.trace_id": event.trace_id })
+    // The event's own ids, beside the transport's (messaging.message.id): they differ for a mislabelled message.
+    yield* Effect.annotateCurrentSpan({ "workstream.event_id": event.event_id, "workstream.trace_id": event.trace_id })
     if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath))) {
       yield* Metric.update(dedupeHits, 1)
       return { _tag: "Duplicate", eventId: event.event_id }
