@@ -22,6 +22,9 @@ export const dedupeInRedis = (options: RedisOptions) =>
         Effect.sync(() => {
           const client = new Redis(RedactedValue.value(options.url), {
             connectTimeout: Duration.toMillis(timeout),
+            // The client's own bound on each command: an Effect timeout per command (a race and a
+            // timer fiber) was a cost of its own on the per-message path, twice per message.
+            commandTimeout: Duration.toMillis(timeout),
             // Fail commands at once while disconnected: the caller's Schedule decides about retrying.
             enableOfflineQueue: false,
             maxRetriesPerRequest: 0,
@@ -36,13 +39,14 @@ export const dedupeInRedis = (options: RedisOptions) =>
         (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
       )
       const run = <A>(operation: string, command: () => Promise<A>) =>
-        Effect.tryPromise({ try: command, catch: (cause) => new DedupeUnavailable({ operation, cause }) }).pipe(
-          Effect.timeoutOrElse({
-            duration: timeout,
-            orElse: () => Effect.fail(new DedupeUnavailable({ operation, cause: "timed out" }))
-          })
-        )
-      yield* run("connect", () => redis.connect())
+        Effect.tryPromise({ try: command, catch: (cause) => new DedupeUnavailable({ operation, cause }) })
+      // Connecting includes the ready check, which `connectTimeout` (the TCP connect) does not bound.
+      yield* run("connect", () => redis.connect()).pipe(
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () => Effect.fail(new DedupeUnavailable({ operation: "connect", cause: "timed out" }))
+        })
+      )
       const ttl = Duration.toMillis(options.ttl)
       return DedupeStore.of({
         seen: (eventId) =>
