@@ -8,6 +8,7 @@
  * backstop).
  * Nothing outlives the process.
  */
+import Denque from "denque"
 import { Context, Effect, FiberSet, Layer, type Scope } from "effect"
 import type * as Topology from "./Topology.ts"
 
@@ -41,7 +42,9 @@ interface Consumer {
 }
 
 interface QueueState {
-  readonly ready: Array<Entry>
+  // A deque, not an array: shifting a large array moves every element, so a backlog of tens of
+  // thousands made each delivery cost the whole backlog (18 % of the embedded consumer's CPU).
+  readonly ready: Denque<Entry>
   readonly consumers: Array<Consumer>
   /** Round-robin position among the consumers. */
   next: number
@@ -89,7 +92,7 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
   const queueOf = (name: string): QueueState => {
     let state = queues.get(name)
     if (state === undefined) {
-      state = { ready: [], consumers: [], next: 0 }
+      state = { ready: new Denque(), consumers: [], next: 0 }
       queues.set(name, state)
     }
     return state
@@ -212,7 +215,9 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
     take: (queue) =>
       Effect.sync(() => {
         const state = queueOf(queue)
-        return state.ready.splice(0, state.ready.length).map((entry) => entry.message)
+        const entries = state.ready.toArray()
+        state.ready.clear()
+        return entries.map((entry) => entry.message)
       })
   })
 })
