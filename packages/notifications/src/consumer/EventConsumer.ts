@@ -99,6 +99,8 @@ export const layer = (options: Options) =>
 
       const settle = (delivery: EventSource.Delivery) => {
         const startedAt = performance.now()
+        // The trace the message carries, if valid: its logs name it, and its processing continues it.
+        const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
         const work = Effect.gen(function* () {
           const attempts = attemptsOf(delivery)
           const outcome = yield* processEvent(delivery.body, attempts).pipe(
@@ -138,7 +140,7 @@ export const layer = (options: Options) =>
         ).pipe(
           Effect.annotateLogs({
             event_id: delivery.messageId,
-            trace_id: TraceContext.traceIdOf(headerOf(delivery, "traceparent")) ?? ""
+            trace_id: parent?.traceId ?? ""
           }),
           // A copy that was not confirmed: no ack, so the broker redelivers the original.
           Effect.catchCause((cause) =>
@@ -146,9 +148,8 @@ export const layer = (options: Options) =>
           ),
           // The processing span continues the trace the message carries (the request's, through
           // the relay's create span), so one trace runs from the REST call to the record.
-          (effect) => {
-            const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
-            return Effect.withSpan(effect, `process ${topology.queue.name}`, {
+          (effect) =>
+            Effect.withSpan(effect, `process ${topology.queue.name}`, {
               kind: "consumer",
               captureStackTrace: false,
               ...(parent === undefined ? { root: true } : { parent }),
@@ -160,7 +161,6 @@ export const layer = (options: Options) =>
                 "messaging.rabbitmq.destination.routing_key": delivery.routingKey
               }
             })
-          }
         )
       }
 
