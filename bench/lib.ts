@@ -9,7 +9,7 @@ import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url))
-export const PG_ADMIN = { host: "127.0.0.1", port: 5432, user: "postgres" }
+const PG_ADMIN = { host: "127.0.0.1", port: 5432, user: "postgres" }
 export const REDIS_URL = "redis://127.0.0.1:6379"
 export const DEDUPE_PREFIX = "workstream:processed:"
 

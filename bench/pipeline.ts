@@ -6,10 +6,17 @@
  *   pnpm exec node bench/pipeline.ts [events=40000]
  */
 import { randomBytes } from "node:crypto"
-import { Context, Duration, Effect, Layer, Redacted } from "effect"
+import { Context, Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
 import { dedupeInRedis, NotificationsServer, recordsInMemory } from "../packages/notifications/src/index.ts"
 import { EventSource, InMemoryBroker, Topology } from "../packages/platform/src/index.ts"
 import { createdEvent, fmt, log, newTask, REDIS_URL, uuidv7 } from "./lib.ts"
+
+/** The consumer stopped making progress (Redis down, say): the run fails instead of waiting forever. */
+class NotDrained extends Schema.TaggedError<NotDrained>()("NotDrained", {}) {
+  override get message(): string {
+    return "the pipeline did not drain within 5 minutes (is Redis up?)"
+  }
+}
 
 const EVENTS = Number(process.argv[2] ?? 40_000)
 const prefix = `bench:pipeline:${randomBytes(4).toString("hex")}:`
@@ -44,7 +51,14 @@ const program = Effect.gen(function* () {
       { httpPort: 0, host: "127.0.0.1", bounds: { queue: Number.MAX_SAFE_INTEGER, deadLetters: 0 } }
     )
   )
-  while ((yield* broker.depth(topology.queue.name)) > 0) yield* Effect.sleep("20 millis")
+  yield* broker.depth(topology.queue.name).pipe(
+    Effect.filterOrFail((left) => left === 0),
+    Effect.retry(Schedule.spaced("20 millis")),
+    Effect.timeoutOrElse({
+      duration: "5 minutes",
+      orElse: () => Effect.fail(new NotDrained())
+    })
+  )
   const cpu = process.cpuUsage(cpuBefore)
   const seconds = (performance.now() - startedAt) / 1000
   log(

@@ -15,8 +15,10 @@ import { cpus, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import amqp from "amqplib"
 import autocannon from "autocannon"
+import { Effect } from "effect"
 import { Redis } from "ioredis"
 import pg from "pg"
+import { Topology } from "../packages/platform/src/index.ts"
 import { SERVICE_NODE_OPTIONS } from "../packages/system/src/MultiProcess.ts"
 import {
   addVhost,
@@ -146,7 +148,13 @@ const track = (proc: Proc) => {
   return proc
 }
 
-const cleanup = async () => {
+/** Once, whether from the end of `main` or a signal: the services run in their own process groups. */
+let cleaning: Promise<void> | undefined
+const cleanup = () => {
+  cleaning ??= release()
+  return cleaning
+}
+const release = async () => {
   for (const proc of resources.procs) await stop(proc)
   if (resources.redisKeys.length > 0) {
     const redis = new Redis(REDIS_URL)
@@ -593,46 +601,14 @@ const benchE2e = async (system: System, database: string) => {
 // ---------------------------------------------------------------------------------------------
 // 3. Consumer throughput (and the batched-confirm publish baseline, measured while preloading)
 
-const NOTIFY = {
-  exchange: "workstream.events",
-  queue: "workstream.notifications",
-  dlq: "workstream.notifications.dlq",
-  retry: [1, 5, 15, 30, 60]
-}
-
-/** The topology exactly as packages/platform/src/Topology.ts `make()` declares it (no prefix). */
-const declareTopology = async (channel: amqp.Channel) => {
-  const quorum = { "x-queue-type": "quorum" }
-  await channel.assertExchange(NOTIFY.exchange, "topic", { durable: true })
-  await channel.assertQueue(NOTIFY.dlq, { durable: true, arguments: quorum })
-  await channel.assertQueue(NOTIFY.queue, {
-    durable: true,
-    arguments: {
-      ...quorum,
-      "x-delivery-limit": 20,
-      "x-dead-letter-exchange": "",
-      "x-dead-letter-routing-key": NOTIFY.dlq
-    }
-  })
-  await channel.bindQueue(NOTIFY.queue, NOTIFY.exchange, "workstream.task.#")
-  for (const s of NOTIFY.retry) {
-    await channel.assertQueue(`${NOTIFY.queue}.retry.${s}s`, {
-      durable: true,
-      arguments: {
-        ...quorum,
-        "x-message-ttl": s * 1000,
-        "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": NOTIFY.queue
-      }
-    })
-  }
-}
+/** The service's own topology (no prefix): the bench declares exactly what the service would. */
+const topology = Topology.make()
 
 /** Publishes `count` valid created events with confirms awaited per batch of 100; returns msg/s. */
 const preload = async (url: string, count: number): Promise<{ rate: number; ids: Array<string> }> => {
   const connection = await amqp.connect(url)
   const channel = await connection.createConfirmChannel()
-  await declareTopology(channel)
+  await Effect.runPromise(Topology.declare(channel, topology))
   const ids: Array<string> = []
   const bodies: Array<Buffer> = []
   for (let i = 0; i < count; i++) {
@@ -643,7 +619,7 @@ const preload = async (url: string, count: number): Promise<{ rate: number; ids:
   const start = performance.now()
   for (let i = 0; i < count; i += 100) {
     for (let j = i; j < Math.min(count, i + 100); j++) {
-      channel.publish(NOTIFY.exchange, "workstream.task.created.v1", bodies[j] ?? Buffer.alloc(0), {
+      channel.publish(topology.exchange, "workstream.task.created.v1", bodies[j] ?? Buffer.alloc(0), {
         persistent: true,
         mandatory: true,
         contentType: "application/json",
@@ -667,7 +643,12 @@ const baselineConsume = async (url: string, count: number, prefix: string): Prom
   let first = 0
   let last = 0
   await new Promise<void>((resolve, reject) => {
-    void channel.consume(NOTIFY.queue, (msg) => {
+    // Bounded like the service's drain: a lost message must not hang the whole run.
+    const timer = setTimeout(
+      () => reject(new Error(`baseline consumer: ${done} of ${count} after ${DRAIN_TIMEOUT_MS / 1000} s`)),
+      DRAIN_TIMEOUT_MS
+    )
+    void channel.consume(topology.queue.name, (msg) => {
       if (msg === null) return
       if (first === 0) first = performance.now()
       const event = JSON.parse(msg.content.toString("utf8")) as { event_id: string }
@@ -675,6 +656,7 @@ const baselineConsume = async (url: string, count: number, prefix: string): Prom
         channel.ack(msg)
         if (++done === count) {
           last = performance.now()
+          clearTimeout(timer)
           resolve()
         }
       }, reject)
@@ -754,7 +736,7 @@ const benchConsumer = async () => {
     if (lastSample.n < EVENTS) {
       const connection = await amqp.connect(url)
       const channel = await connection.createChannel()
-      await channel.purgeQueue(NOTIFY.queue)
+      await channel.purgeQueue(topology.queue.name)
       await connection.close()
     }
   }
@@ -850,7 +832,7 @@ const benchRelay = async (publishBaseline: Stat | undefined) => {
     const rate = (published - Number(row?.first_batch ?? 0)) / ((row?.span_ms ?? Number.NaN) / 1000)
     const connection = await amqp.connect(amqpUrl(vh))
     const channel = await connection.createChannel()
-    await channel.purgeQueue(NOTIFY.queue)
+    await channel.purgeQueue(topology.queue.name)
     await connection.close()
     return { rate, published, spanMs: row?.span_ms ?? Number.NaN }
   }
@@ -1025,8 +1007,13 @@ const main = async () => {
   if (profile) log(`CPU profiles in ${profDir}: pnpm exec node bench/profile.ts ${profDir}`)
 }
 
-process.once("SIGINT", () => {
-  void cleanup().then(() => process.exit(130))
-})
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143]
+] as const) {
+  process.once(signal, () => {
+    void cleanup().then(() => process.exit(code))
+  })
+}
 
 await main()

@@ -12,8 +12,6 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-// The root package has no `effect` dependency of its own: this is the domain's Effect (one catalog
-// version for the whole workspace, the same file as the domain's bare `effect` import resolves to).
 import { JsonSchema, Schema } from "effect"
 import { Document } from "yaml"
 import {
@@ -79,7 +77,7 @@ const identifierOf = (document: JsonSchema.Document<"draft-07">): string => {
 const ref = (path: string) => ({ $ref: path })
 
 /** The whole AsyncAPI document as a plain object, in the order it is written. */
-export const asyncApiDocument = () => {
+const asyncApiDocument = () => {
   const schemas: Record<string, Json> = {}
   const messages: Record<string, Json> = {}
   const eventTypes: Array<EventType> = []

@@ -38,19 +38,6 @@ const metricsInSource = (): Map<string, Kind> => {
   return found
 }
 
-/**
- * ALLOW-LIST: metrics the dashboard charts that are being added to the services at the same time as
- * the dashboard (issue 8): the consumer's queue depth gauge (label `queue`) and the Node.js runtime
- * gauges (one series per service, told apart by Prometheus' `job` label). Accepted by name whether or
- * not the scan of the source finds them yet; once it does, an entry here is redundant and can go.
- */
-const BEING_ADDED: ReadonlyMap<string, Kind> = new Map([
-  ["notifications_queue_depth", "gauge"],
-  ["nodejs_eventloop_delay_p99_seconds", "gauge"],
-  ["nodejs_heap_used_bytes", "gauge"],
-  ["process_resident_memory_bytes", "gauge"]
-])
-
 /** The series names Prometheus exposes for each metric: a histogram as `_bucket`, `_sum` and `_count`. */
 const seriesOf = (metrics: ReadonlyMap<string, Kind>): Set<string> =>
   new Set(
@@ -141,7 +128,7 @@ describe("PromQL metric names (the test's own reader)", () => {
 
 describe(dashboardPath, () => {
   const defined = metricsInSource()
-  const known = seriesOf(new Map([...BEING_ADDED, ...defined]))
+  const known = seriesOf(defined)
 
   it("finds the metrics the services define in their source", () => {
     for (const name of ["http_server_duration_seconds", "rpc_server_calls_total", "notifications_in_flight"]) {

@@ -9,7 +9,7 @@
  * still reach the broker; whatever stays unacked is redelivered.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
-import { Context, Deferred, Duration, Effect, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { AmqpConnection, BrokerUnavailable, reconnectSchedule } from "./AmqpConnection.ts"
 import { InMemoryBroker } from "./InMemoryBroker.ts"
 import { acquireScoped, reasonOf } from "./internal/acquire.ts"
@@ -23,6 +23,8 @@ export interface Delivery {
   readonly headers: Readonly<Record<string, unknown>>
   /** The broker forgets the message: call once its fate is settled. */
   readonly ack: Effect.Effect<void>
+  /** The broker delivers the message again now (to this consumer or another); no-op once acked. */
+  readonly requeue: Effect.Effect<void>
   /** A copy to a queue of the topology (retry or DLQ) with these headers added, confirmed by the broker. */
   readonly copyTo: (queue: string, headers: Readonly<Record<string, unknown>>) => Effect.Effect<void, CopyNotConfirmed>
 }
@@ -46,14 +48,12 @@ export class EventSource extends Context.Service<
     readonly topology: Topology.Topology
     /** Consumes until the scope closes (then drains, see above). Never fails: broker trouble is retried. */
     readonly consume: (handle: Handler) => Effect.Effect<void, never, Scope.Scope>
-    /** The broker answers: for `/readyz`. */
-    readonly check: Effect.Effect<void, BrokerUnavailable>
     /** Messages waiting in the main queue (consumer lag) and in the DLQ. */
     readonly depths: Effect.Effect<QueueDepths, BrokerUnavailable>
   }
 >()("@workstream/platform/EventSource") {
   static readonly layerAmqp = (options: Options) => Layer.effect(EventSource, makeAmqp(options))
-  static readonly layerInMemory = (options: { readonly prefetch: number; readonly drainTimeout?: Duration.Input }) =>
+  static readonly layerInMemory = (options: Omit<Options, "topology" | "copyTimeout">) =>
     Layer.effect(EventSource, makeInMemory(options))
 }
 
@@ -63,6 +63,8 @@ export interface Options {
   readonly prefetch: number
   /** Bound on the wait for handlers in flight at shutdown. Default 10 seconds. */
   readonly drainTimeout?: Duration.Input
+  /** Bound on the broker's confirm of a copy to a retry queue or the DLQ. Default 10 seconds. */
+  readonly copyTimeout?: Duration.Input
 }
 
 /** Bound on each step of opening the consumer's channel. */
@@ -73,6 +75,29 @@ const handlers = Effect.fnUntraced(function* () {
   const fibers = yield* FiberSet.make()
   return { fibers, run: yield* FiberSet.runtime(fibers)<never>() }
 })
+
+/**
+ * One message's handler run, settling the message once: an ack, or a requeue. A handler that
+ * fails (a defect) or is interrupted before either hands its message back at once, instead of
+ * holding a prefetch slot until the channel closes.
+ */
+const settling = (
+  handle: Handler,
+  delivery: Omit<Delivery, "ack" | "requeue">,
+  ack: () => void,
+  requeue: () => void
+) => {
+  let settled = false
+  const once = (settle: () => void) =>
+    Effect.sync(() => {
+      if (settled) return
+      settled = true
+      settle()
+    })
+  return handle({ ...delivery, ack: once(ack), requeue: once(requeue) }).pipe(
+    Effect.onExit((exit) => (Exit.isFailure(exit) ? once(requeue) : Effect.void))
+  )
+}
 
 /** On scope close: stop taking messages, then wait (bounded) for the handlers in flight to settle. */
 const drainOnClose = (stop: Effect.Effect<void>, fibers: FiberSet.FiberSet, timeout: Duration.Input | undefined) =>
@@ -118,12 +143,23 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       })
     )
 
-  const deliveryOf = (channel: ConfirmChannel, message: ConsumeMessage): Delivery => ({
+  // On a channel that has closed, amqplib throws: the closed channel has handed the message back already.
+  const ackOn = (channel: ConfirmChannel, message: ConsumeMessage) => () => {
+    try {
+      channel.ack(message)
+    } catch {}
+  }
+  const requeueOn = (channel: ConfirmChannel, message: ConsumeMessage) => () => {
+    try {
+      channel.nack(message, false, true)
+    } catch {}
+  }
+
+  const deliveryOf = (channel: ConfirmChannel, message: ConsumeMessage): Omit<Delivery, "ack" | "requeue"> => ({
     body: message.content.toString("utf8"),
     messageId: String(message.properties.messageId ?? ""),
     routingKey: message.fields.routingKey,
     headers: message.properties.headers ?? {},
-    ack: Effect.sync(() => channel.ack(message)),
     copyTo: (queue, headers) =>
       Effect.callback<void, CopyNotConfirmed>((resume) => {
         try {
@@ -143,7 +179,12 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
           // The channel closed under us: no copy, so the original stays unacked and comes back.
           resume(Effect.fail(new CopyNotConfirmed({ queue, cause })))
         }
-      })
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: options.copyTimeout ?? "10 seconds",
+          orElse: () => Effect.fail(new CopyNotConfirmed({ queue, cause: "no confirm in time" }))
+        })
+      )
   })
 
   /**
@@ -175,7 +216,9 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
         if (current.stopping) return yield* Effect.never
         const { consumerTag } = yield* setup("consuming", () =>
           channel.consume(topology.queue.name, (message) => {
-            if (message !== null && !current.stopping) run(handle(deliveryOf(channel, message)))
+            if (message !== null && !current.stopping) {
+              run(settling(handle, deliveryOf(channel, message), ackOn(channel, message), requeueOn(channel, message)))
+            }
             // The broker cancelled this consumer (its queue was deleted): end the session, so the
             // retry declares the topology again and consumes anew.
             else if (message === null) void channel.close().catch(() => undefined)
@@ -206,7 +249,6 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
 
   return EventSource.of({
     topology,
-    check: connection.check,
     depths,
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
@@ -235,32 +277,32 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
   })
 })
 
-const makeInMemory = Effect.fnUntraced(function* (options: {
-  readonly prefetch: number
-  readonly drainTimeout?: Duration.Input
-}) {
+const makeInMemory = Effect.fnUntraced(function* (options: Omit<Options, "topology" | "copyTimeout">) {
   const broker = yield* InMemoryBroker
   const { topology } = broker
   return EventSource.of({
     topology,
-    check: Effect.void,
     depths: Effect.all({
       queue: broker.depth(topology.queue.name),
       deadLetters: broker.depth(topology.deadLetterQueue.name)
     }),
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
-      const consumer = yield* broker.consume(topology.queue.name, options.prefetch, ({ message, ack }) => {
+      const consumer = yield* broker.consume(topology.queue.name, options.prefetch, ({ message, ack, nack }) => {
         run(
-          handle({
-            body: Buffer.from(message.body).toString("utf8"),
-            messageId: message.messageId,
-            routingKey: message.routingKey,
-            headers: message.headers,
-            ack: Effect.sync(ack),
-            copyTo: (queue, headers) =>
-              broker.sendToQueue(queue, { ...message, headers: { ...message.headers, ...headers } })
-          })
+          settling(
+            handle,
+            {
+              body: Buffer.from(message.body).toString("utf8"),
+              messageId: message.messageId,
+              routingKey: message.routingKey,
+              headers: message.headers,
+              copyTo: (queue, headers) =>
+                broker.sendToQueue(queue, { ...message, headers: { ...message.headers, ...headers } })
+            },
+            ack,
+            nack
+          )
         )
       })
       // Released in reverse: drain first, then the broker takes back what is still unacked.

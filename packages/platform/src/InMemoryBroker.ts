@@ -8,8 +8,7 @@
  * backstop).
  * Nothing outlives the process.
  */
-import Denque from "denque"
-import { Context, Effect, FiberSet, Layer, type Scope } from "effect"
+import { Context, Effect, FiberSet, Layer, MutableList, type Scope } from "effect"
 import type * as Topology from "./Topology.ts"
 
 export interface BrokerMessage {
@@ -23,9 +22,10 @@ export interface BrokerMessage {
 
 export interface InMemoryDelivery {
   readonly message: BrokerMessage
-  readonly redelivered: boolean
   /** Idempotent; the slot it held is free for the next message. */
   readonly ack: () => void
+  /** Hands the message back (to the front, or to the DLQ past the delivery limit); no-op once acked. */
+  readonly nack: () => void
 }
 
 interface Entry {
@@ -42,9 +42,9 @@ interface Consumer {
 }
 
 interface QueueState {
-  // A deque, not an array: shifting a large array moves every element, so a backlog of tens of
-  // thousands made each delivery cost the whole backlog (18 % of the embedded consumer's CPU).
-  readonly ready: Denque<Entry>
+  // A linked list, not an array: shifting a large array moves every element, so a backlog of tens
+  // of thousands made each delivery cost the whole backlog (18 % of the embedded consumer's CPU).
+  readonly ready: MutableList.MutableList<Entry>
   readonly consumers: Array<Consumer>
   /** Round-robin position among the consumers. */
   next: number
@@ -92,7 +92,7 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
   const queueOf = (name: string): QueueState => {
     let state = queues.get(name)
     if (state === undefined) {
-      state = { ready: new Denque(), consumers: [], next: 0 }
+      state = { ready: MutableList.make(), consumers: [], next: 0 }
       queues.set(name, state)
     }
     return state
@@ -114,16 +114,19 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
           state.next = (state.next + i + 1) % consumers
         }
       }
-      const entry = consumer === undefined ? undefined : state.ready.shift()
-      if (consumer === undefined || entry === undefined) return
+      if (consumer === undefined) return
+      const entry = MutableList.take(state.ready)
+      if (entry === MutableList.Empty) return
       const holder = consumer
       entry.deliveries += 1
       holder.unacked.add(entry)
       holder.deliver({
         message: entry.message,
-        redelivered: entry.deliveries > 1,
         ack: () => {
           if (holder.unacked.delete(entry)) dispatch(name)
+        },
+        nack: () => {
+          if (holder.unacked.delete(entry)) requeue(name, [entry])
         }
       })
     }
@@ -150,12 +153,12 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
 
   const enqueue = (name: string, entry: Entry, front = false): void => {
     const state = queueOf(name)
-    if (front) state.ready.unshift(entry)
-    else state.ready.push(entry)
+    if (front) MutableList.prepend(state.ready, entry)
+    else MutableList.append(state.ready, entry)
     dispatch(name)
   }
 
-  /** An unacked message whose consumer went away: back to the front, or to the DLQ past the limit. */
+  /** Unacked messages handed back (nacked, or their consumer went away): to the front, or to the DLQ past the limit. */
   const requeue = (name: string, entries: ReadonlyArray<Entry>): void => {
     for (const entry of [...entries].reverse()) {
       // As a quorum queue: dead-lettered once returned more times than the limit.
@@ -212,12 +215,6 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
         }))
       ),
     depth: (queue) => Effect.sync(() => queueOf(queue).ready.length),
-    take: (queue) =>
-      Effect.sync(() => {
-        const state = queueOf(queue)
-        const entries = state.ready.toArray()
-        state.ready.clear()
-        return entries.map((entry) => entry.message)
-      })
+    take: (queue) => Effect.sync(() => MutableList.takeAll(queueOf(queue).ready).map((entry) => entry.message))
   })
 })

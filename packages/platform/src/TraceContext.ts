@@ -17,6 +17,13 @@ const TRACEPARENT = /^00-((?!0{32})[0-9a-f]{32})-((?!0{16})[0-9a-f]{16})-[0-9a-f
 export const traceIdOf = (traceparent: string | undefined): string | undefined =>
   traceparent === undefined ? undefined : TRACEPARENT.exec(traceparent.trim())?.[1]
 
+/**
+ * A `tracestate` worth forwarding (W3C: printable ASCII, at most 512 characters), or undefined.
+ * Checked at every edge: an oversized one would make the event's AMQP headers unencodable.
+ */
+export const validTracestate = (value: string | undefined): string | undefined =>
+  value !== undefined && value.length <= 512 && /^[\x20-\x7e]*$/.test(value) ? value : undefined
+
 export const newTraceId = (): string => randomBytes(16).toString("hex")
 export const newSpanId = (): string => randomBytes(8).toString("hex")
 

@@ -79,7 +79,8 @@ export const drain = (channel: amqp.Channel, queue: string) =>
     }
   })
 
-const rabbitmqctl = (...args: ReadonlyArray<string>) =>
+/** One `rabbitmqctl` command, bounded, its failure typed. */
+export const rabbitmqctl = (...args: ReadonlyArray<string>) =>
   Effect.callback<string, TestSetupFailed>((resume) => {
     execFile("rabbitmqctl", ["-q", ...args], { timeout: 10_000 }, (error, stdout) => {
       resume(

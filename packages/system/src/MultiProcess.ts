@@ -13,7 +13,9 @@ export interface ServiceProcess {
   readonly env: Readonly<Record<string, string>>
 }
 
-const mainOf = (name: ServiceProcess["name"]) => fileURLToPath(new URL(`../../${name}/src/main.ts`, import.meta.url))
+/** The script that runs a service. */
+export const mainOf = (name: ServiceProcess["name"]) =>
+  fileURLToPath(new URL(`../../${name}/src/main.ts`, import.meta.url))
 
 /** Where each service listens: the same ports as in the embedded mode. */
 export const services = (settings: SystemSettings): ReadonlyArray<ServiceProcess> => [

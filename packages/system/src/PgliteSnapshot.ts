@@ -5,48 +5,47 @@
  * by PGlite's version, written atomically, and one that cannot be loaded is replaced.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { PGlite } from "@electric-sql/pglite"
+import manifest from "../package.json" with { type: "json" }
 
-const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-  readonly dependencies: Readonly<Record<string, string>>
-}
 const CACHE = fileURLToPath(new URL("../../../node_modules/.cache/workstream/", import.meta.url))
 export const SNAPSHOT = `${CACHE}pglite-${manifest.dependencies["@electric-sql/pglite"]}-initdb.tar`
 
-const fromSnapshot = async (): Promise<PGlite | undefined> => {
+const fromSnapshot = async (snapshot: string): Promise<PGlite | undefined> => {
   let tarball: Buffer
   try {
-    tarball = readFileSync(SNAPSHOT)
+    tarball = readFileSync(snapshot)
   } catch {
     return undefined
   }
   try {
     return await PGlite.create({ loadDataDir: new Blob([tarball]) })
   } catch {
-    rmSync(SNAPSHOT, { force: true })
+    rmSync(snapshot, { force: true })
     return undefined
   }
 }
 
 /** Saving is an optimisation: a read-only or full disk only means the next start is slower. */
-const save = async (db: PGlite): Promise<void> => {
+const save = async (db: PGlite, snapshot: string): Promise<void> => {
   try {
     const tarball = Buffer.from(await (await db.dumpDataDir("none")).arrayBuffer())
-    mkdirSync(CACHE, { recursive: true })
-    const partial = `${SNAPSHOT}.${process.pid}.partial`
+    mkdirSync(dirname(snapshot), { recursive: true })
+    const partial = `${snapshot}.${process.pid}.partial`
     writeFileSync(partial, tarball)
-    renameSync(partial, SNAPSHOT)
+    renameSync(partial, snapshot)
   } catch {
     // Next time, then.
   }
 }
 
-/** A PGlite in memory, freshly initialised: from the snapshot when there is one. */
-export const createInMemory = async (): Promise<PGlite> => {
-  const restored = await fromSnapshot()
+/** A PGlite in memory, freshly initialised: from the snapshot file when there is one. */
+export const createInMemory = async (snapshot = SNAPSHOT): Promise<PGlite> => {
+  const restored = await fromSnapshot(snapshot)
   if (restored !== undefined) return restored
   const db = await PGlite.create()
-  await save(db)
+  await save(db, snapshot)
   return db
 }

@@ -164,7 +164,6 @@ class Backend {
       return !this.db.isInTransaction()
     }
     const tail = new Uint8Array(6)
-    let filled = 0
     try {
       for (const message of turn.messages) {
         await this.db.execProtocolRawStream(message, {
@@ -174,11 +173,11 @@ class Backend {
             const keep = Math.min(6, data.length)
             tail.copyWithin(0, keep)
             tail.set(data.subarray(data.length - keep), 6 - keep)
-            filled = Math.min(6, filled + keep)
           }
         })
       }
-      return filled === 6 && endsIdle(tail)
+      // Zeros until written: they never read as ReadyForQuery.
+      return endsIdle(tail)
     } catch (error) {
       turn.connection.fail(error)
       return false

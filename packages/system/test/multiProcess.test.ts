@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { AMQP_URL, databaseOf, freshDatabase, spawnService } from "@workstream/tasks/testing"
 import { Effect, Fiber, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
-import { SERVICE_NODE_OPTIONS } from "../src/MultiProcess.ts"
+import { mainOf, SERVICE_NODE_OPTIONS } from "../src/MultiProcess.ts"
 import {
   allNotifications,
   awaitNotifications,
@@ -21,7 +20,6 @@ import {
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const durableStore = process.env.MONGO_URL !== undefined
-const mainOf = (service: string) => fileURLToPath(new URL(`../../${service}/src/main.ts`, import.meta.url))
 
 /** Real servers for one test: its own database and its own RabbitMQ virtual host. */
 const servers = Effect.gen(function* () {

@@ -1,5 +1,7 @@
 import { connect } from "node:net"
 import { PGlite } from "@electric-sql/pglite"
+import { freePort } from "@workstream/tasks/testing"
+import { Effect } from "effect"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as PgliteWire from "../src/PgliteWire.ts"
@@ -17,7 +19,7 @@ const client = async () => {
 beforeAll(async () => {
   db = await PGlite.create()
   await db.exec("CREATE TABLE t (n int)")
-  port = 40_000 + Math.floor(Math.random() * 5_000)
+  port = await Effect.runPromise(freePort)
   server = await PgliteWire.listen(db, { host: "127.0.0.1", port })
 }, 30_000)
 

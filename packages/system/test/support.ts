@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { rabbitmqctl } from "@workstream/platform/testing"
 import { freePort } from "@workstream/tasks/testing"
 import { Effect, Schedule, type Scope } from "effect"
 
@@ -141,22 +142,19 @@ export const awaitNotifications = (
 /** A RabbitMQ virtual host of its own for the scope's lifetime: real topology names, nobody else's messages. */
 export const freshVhost = (base: string) =>
   Effect.acquireRelease(
-    Effect.sync(() => {
+    Effect.gen(function* () {
       const vhost = `ws-e2e-${Math.random().toString(16).slice(2, 10)}`
-      execFileSync("rabbitmqctl", ["add_vhost", vhost], { stdio: "ignore" })
-      execFileSync("rabbitmqctl", ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], { stdio: "ignore" })
+      yield* rabbitmqctl("add_vhost", vhost)
+      yield* rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
       return { vhost, url: `${base}/${vhost}` }
     }),
-    ({ vhost }) => Effect.sync(() => execFileSync("rabbitmqctl", ["delete_vhost", vhost], { stdio: "ignore" }))
+    ({ vhost }) =>
+      rabbitmqctl("delete_vhost", vhost).pipe(Effect.catch((error) => Effect.logWarning(`vhost left behind: ${error}`)))
   )
 
 /** Closes every client connection of one virtual host, as a broker restart or a network cut would. */
 export const closeAllConnections = (vhost: string) =>
-  Effect.sync(() =>
-    execFileSync("rabbitmqctl", ["close_all_connections", "-p", vhost, "end-to-end test: connections cut"], {
-      stdio: "ignore"
-    })
-  )
+  Effect.asVoid(rabbitmqctl("close_all_connections", "-p", vhost, "end-to-end test: connections cut"))
 
 /** Free ports for every part of the system, the variables that put each part there, and its URLs. */
 export const systemPorts = Effect.gen(function* () {

@@ -41,6 +41,8 @@ export type CommandError = DomainError | IdempotencyKeyReused | StoreUnavailable
 class VersionConflict extends Schema.TaggedError<VersionConflict>()("VersionConflict", {}) {}
 /** The idempotency key is live already: a replay, or a concurrent create with it committed first. */
 class KeyTaken extends Schema.TaggedError<KeyTaken>()("KeyTaken", {}) {}
+/** The key expired and was swept between a refused claim and the look-up: there is nothing to replay. */
+class KeySwept extends Schema.TaggedError<KeySwept>()("KeySwept", {}) {}
 
 // A conflict means another writer just succeeded; a handful of re-reads always settles it.
 const onVersionConflict = Schedule.recurs(8)
@@ -169,17 +171,20 @@ export class Tasks extends Context.Service<
           })
         ).pipe(store("create"))
         // A live key fails the claim (a replay, or a concurrent create that committed first): answer
-        // as that create did. If the key expired and was swept between the claim and the look-up,
-        // there is nothing to answer from: `otherwise` decides.
-        const claimOrReplay = (otherwise: Effect.Effect<Task, IdempotencyKeyReused | StoreUnavailable>) =>
-          Effect.catchTag(claim, "KeyTaken", () =>
-            findExisting(key, hash, now).pipe(
-              store("create"),
-              Effect.flatMap(Option.match({ onNone: () => otherwise, onSome: Effect.succeed }))
-            )
+        // as that create did.
+        const claimOrReplay = Effect.catchTag(claim, "KeyTaken", () =>
+          findExisting(key, hash, now).pipe(
+            store("create"),
+            Effect.flatMap(Option.match({ onNone: () => Effect.fail(new KeySwept()), onSome: Effect.succeed }))
           )
-        // Swept once: the key is free, so claim it again. Twice in a row cannot happen in practice.
-        return yield* claimOrReplay(claimOrReplay(Effect.die("idempotency key vanished twice")))
+        )
+        // Swept: the key is free now, so claim it again, once. Twice in a row cannot happen in practice.
+        return yield* claimOrReplay.pipe(
+          Effect.retry({ times: 1, while: (error) => error._tag === "KeySwept" }),
+          Effect.catchTag("KeySwept", () =>
+            Effect.fail(new StoreUnavailable({ operation: "create", cause: "the idempotency key was swept twice" }))
+          )
+        )
       })
 
       const transition = Effect.fn("Tasks.transition")(function* (

@@ -18,7 +18,7 @@ export interface Dockerfile {
   readonly stages: ReadonlyArray<Stage>
 }
 
-export const parseInstructions = (source: string): Array<Instruction> => {
+const parseInstructions = (source: string): Array<Instruction> => {
   const instructions: Array<Instruction> = []
   let pending: { text: string; line: number } | undefined
   source.split("\n").forEach((raw, index) => {

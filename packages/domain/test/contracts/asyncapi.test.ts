@@ -46,7 +46,6 @@ describe(DOCUMENT_PATH, () => {
   it("is what scripts/asyncapi.ts generates from the current Schemas (else: pnpm exec node scripts/asyncapi.ts)", () => {
     const generated = renderAsyncApi()
     expect(firstDifference(generated, committed), `${DOCUMENT_PATH} is stale`).toBeUndefined()
-    expect(committed).toBe(generated)
   })
 
   it("generates the same text every time", () => {

@@ -13,10 +13,6 @@ import { toProblem } from "./upstreamProblem.ts"
 
 const DEFAULT_LIMIT = 20
 
-// W3C tracestate: printable ASCII, at most 512 characters.
-const validTracestate = (value: string | undefined) =>
-  value !== undefined && value.length <= 512 && /^[\x20-\x7e]*$/.test(value) ? value : undefined
-
 /** The request's correlation ids, set by the correlation middleware. */
 const callContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): CallContext => {
   const header = (name: string) => Option.getOrUndefined(Option.fromNullishOr(request.headers[name]))
@@ -25,7 +21,7 @@ const callContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): C
     // Untrusted headers: forward only what is well-formed, so gRPC metadata never refuses them.
     traceparent:
       TraceContext.traceIdOf(header("traceparent")) === undefined ? undefined : header("traceparent")?.trim(),
-    tracestate: validTracestate(header("tracestate"))
+    tracestate: TraceContext.validTracestate(header("tracestate"))
   }
 })
 

@@ -34,14 +34,15 @@ const latency = Metric.histogram("notifications_processing_seconds", {
   boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 })
 const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "messages being processed right now" })
-type ConsumeOutcome = "recorded" | "duplicate" | "retried" | "dead_lettered"
+const countedAs = (name: string) => consumed.pipe(Metric.withAttributes({ outcome: name }))
 // One counter per outcome, made once: the per-message path does not rebuild them.
-const byOutcome = Object.fromEntries(
-  (["recorded", "duplicate", "retried", "dead_lettered"] as const).map((outcome) => [
-    outcome,
-    consumed.pipe(Metric.withAttributes({ outcome }))
-  ])
-) as Record<ConsumeOutcome, typeof consumed>
+const byOutcome = {
+  recorded: countedAs("recorded"),
+  duplicate: countedAs("duplicate"),
+  retried: countedAs("retried"),
+  dead_lettered: countedAs("dead_lettered")
+}
+type ConsumeOutcome = keyof typeof byOutcome
 const count = (outcome: ConsumeOutcome) => Metric.update(byOutcome[outcome], 1)
 
 const headerOf = (delivery: EventSource.Delivery, name: string): string | undefined => {
@@ -76,8 +77,9 @@ export const layer = (options: Options) =>
         }
       ) =>
         Effect.gen(function* () {
+          const reason = why.reason.slice(0, 1000)
           yield* delivery.copyTo(topology.deadLetterQueue.name, {
-            "x-reason": why.reason.slice(0, 1000),
+            "x-reason": reason,
             "x-stage": why.stage,
             "x-original-routing-key": delivery.routingKey,
             [ATTEMPTS_HEADER]: why.attempts,
@@ -88,7 +90,7 @@ export const layer = (options: Options) =>
               id: yield* Ids.uuidv7,
               event_id: delivery.messageId,
               routing_key: delivery.routingKey,
-              reason: why.reason.slice(0, 1000),
+              reason,
               stage: why.stage,
               attempts: why.attempts,
               dead_lettered_at: yield* DateTime.now
@@ -142,9 +144,11 @@ export const layer = (options: Options) =>
             event_id: delivery.messageId,
             trace_id: parent?.traceId ?? ""
           }),
-          // A copy that was not confirmed: no ack, so the broker redelivers the original.
+          // A copy that was not confirmed: no ack; the original goes back to the queue now, to be tried again.
           Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logWarning("message left for redelivery", cause)
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.void
+              : Effect.andThen(Effect.logWarning("message handed back for redelivery", cause), delivery.requeue)
           ),
           // The processing span continues the trace the message carries (the request's, through
           // the relay's create span), so one trace runs from the REST call to the record.

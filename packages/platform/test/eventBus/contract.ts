@@ -104,6 +104,26 @@ export const contract = (adapter: string, make: () => Layer.Layer<Bus, unknown>)
       )
     )
 
+    it.live("hands a message back at once when its handler fails before acking, to the same running consumer", () =>
+      withBus(
+        Effect.gen(function* () {
+          const received = yield* Queue.unbounded<Delivery>()
+          let attempts = 0
+          yield* consume((delivery) => {
+            attempts += 1
+            // The first run fails as a handler can (a defect, here); the second acks.
+            return attempts === 1
+              ? Effect.die("handler failed")
+              : Effect.andThen(delivery.ack, Queue.offer(received, delivery))
+          })
+          const sent = message(1)
+          yield* publish(sent)
+          assert.strictEqual((yield* takeWithin(received, "5 seconds")).messageId, sent.messageId)
+          assert.strictEqual(attempts, 2)
+        })
+      )
+    )
+
     it.live("hands a copy on a retry queue back to the consumer after the queue's delay, headers added", () =>
       withBus(
         Effect.gen(function* () {

@@ -29,7 +29,7 @@ const first = (metadata: Metadata, key: string): string | undefined => {
 
 const callContext = (metadata: Metadata): CallContext => {
   const traceparent = first(metadata, "traceparent")
-  const tracestate = first(metadata, "tracestate")
+  const tracestate = TraceContext.validTracestate(first(metadata, "tracestate"))
   return {
     // Bounded so a hostile header cannot flood every log line.
     requestId: (first(metadata, "x-request-id") ?? randomUUID()).slice(0, 128),

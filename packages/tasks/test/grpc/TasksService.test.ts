@@ -62,6 +62,19 @@ layer(TasksUnderTest.layer, { timeout: "60 seconds", excludeTestServices: true }
       })
   )
 
+  it.effect("CreateTask forwards a well-formed tracestate on its event and drops one over 512 characters", () =>
+    Effect.gen(function* () {
+      const { topology } = yield* service
+      yield* create("Traced", {}, { traceparent: TRACEPARENT, tracestate: "vendor=value" })
+      yield* create("Oversized state", {}, { traceparent: TRACEPARENT, tracestate: `vendor=${"x".repeat(600)}` })
+      const messages = yield* takeMessages(topology.queue.name, 2)
+      assert.deepStrictEqual(
+        messages.map((m) => m.headers.tracestate),
+        ["vendor=value", undefined]
+      )
+    })
+  )
+
   it.effect("CreateTask with bad fields is INVALID_ARGUMENT naming every bad field", () =>
     Effect.gen(function* () {
       const { client } = yield* service
