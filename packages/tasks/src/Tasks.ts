@@ -1,6 +1,6 @@
 /**
  * The tasks application service: runs each command through the pure lifecycle and commits
- * the task change together with its outbox rows in one transaction (DESIGN §5). Concurrent
+ * the task change together with its outbox rows atomically, in one statement (DESIGN §5). Concurrent
  * changes of one task are resolved by optimistic concurrency on `version`.
  */
 import { createHash } from "node:crypto"
@@ -18,9 +18,9 @@ import {
 } from "@workstream/domain"
 import { TraceContext } from "@workstream/platform"
 import { Context, DateTime, Effect, Layer, Option, Schedule, Schema } from "effect"
-import { SqlClient, SqlError } from "effect/sql"
+import { SqlError } from "effect/sql"
 import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
-import { OutboxStore } from "./db/OutboxStore.ts"
+import { TaskChanges } from "./db/TaskChanges.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
 import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable } from "./errors.ts"
 import { OutboxSignal } from "./outbox/OutboxSignal.ts"
@@ -80,9 +80,8 @@ export class Tasks extends Context.Service<
   static readonly layer = Layer.effect(
     Tasks,
     Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
       const repository = yield* TaskRepository
-      const outbox = yield* OutboxStore
+      const changes = yield* TaskChanges
       const keys = yield* IdempotencyKeys
       const config = yield* TasksConfig
       const signal = yield* OutboxSignal
@@ -106,13 +105,16 @@ export class Tasks extends Context.Service<
             )
           )
 
-      /** A change and its outbox rows in one transaction; once it has committed, this process's relay wakes. */
-      const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-        sql.withTransaction(effect).pipe(Effect.tap(() => signal.committed))
+      /** A change written (bounded and with typed failures); once it has committed, this process's relay wakes. */
+      const written = (change: Effect.Effect<boolean, SqlError.SqlError>, operation: string) =>
+        change.pipe(
+          store(operation),
+          Effect.tap((wrote) => (wrote ? signal.committed : Effect.void))
+        )
 
-      const commit = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
+      /** The decision's events as outbox rows, joining the trace of the current span (the RPC's, continuing the caller's). */
+      const outboxRows = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
         Effect.gen(function* () {
-          // The current span (the RPC's, continuing the caller's trace) names the trace the event joins.
           const span = yield* Effect.option(Effect.currentSpan)
           const active = Option.match(span, {
             onNone: () => TraceContext.continueOrStart(trace),
@@ -122,14 +124,13 @@ export class Tasks extends Context.Service<
               ...(trace.tracestate === undefined ? {} : { tracestate: trace.tracestate })
             })
           })
-          const rows = yield* Effect.forEach(decision.events, (change) =>
+          return yield* Effect.forEach(decision.events, (change) =>
             Effect.map(Ids.eventId, (event_id) => ({
               envelope: toEnvelope(change, { event_id, trace_id: active.trace_id }),
               traceparent: active.traceparent,
               ...(active.tracestate === undefined ? {} : { tracestate: active.tracestate })
             }))
           )
-          yield* outbox.append(rows)
         })
 
       const findExisting = (key: string, hash: string, now: DateTime.Utc) =>
@@ -151,25 +152,19 @@ export class Tasks extends Context.Service<
           Lifecycle.decide(Option.none(), TaskCommand.CreateTask({ task_id: id, fields: input.fields }), now)
         )
         const key = input.idempotencyKey
+        const events = yield* outboxRows(decision, input.trace)
         if (key === undefined) {
-          yield* transaction(Effect.andThen(repository.insert(decision.task), commit(decision, input.trace))).pipe(
-            store("create")
-          )
+          yield* written(changes.create(decision.task, events), "create")
           return decision.task
         }
         const hash = requestHash(decision.task)
         const expires_at = DateTime.addDuration(now, config.idempotencyTtl)
-        // The key is claimed first, in the create's transaction: nearly every key is new (the gateway
-        // mints one per create), so a look-up beforehand would be a round trip spent on nothing.
-        const claim = transaction(
-          Effect.gen(function* () {
-            const inserted = yield* keys.insert({ key, request_hash: hash, task_id: decision.task.id, expires_at })
-            if (!inserted) return yield* new KeyTaken()
-            yield* repository.insert(decision.task)
-            yield* commit(decision, input.trace)
-            return decision.task
-          })
-        ).pipe(store("create"))
+        // The key is claimed in the create's own statement, with no look-up first: nearly every key is
+        // new (the gateway mints one per create), so a look-up would be a round trip spent on nothing.
+        const claim = Effect.flatMap(
+          written(changes.create(decision.task, events, { key, request_hash: hash, expires_at }), "create"),
+          (claimed) => (claimed ? Effect.succeed(decision.task) : Effect.fail(new KeyTaken()))
+        )
         // A live key fails the claim (a replay, or a concurrent create that committed first): answer
         // as that create did.
         const claimOrReplay = Effect.catchTag(claim, "KeyTaken", () =>
@@ -199,12 +194,10 @@ export class Tasks extends Context.Service<
           const decision = yield* Effect.fromResult(Lifecycle.decide(current, commandFor[name]({ task_id: id }), now))
           if (decision.events.length === 0 || Option.isNone(current)) return decision.task
           const expected = current.value.version
-          yield* transaction(
-            Effect.gen(function* () {
-              if (!(yield* repository.update(decision.task, expected))) return yield* new VersionConflict()
-              yield* commit(decision, trace)
-            })
-          ).pipe(store(name))
+          const events = yield* outboxRows(decision, trace)
+          if (!(yield* written(changes.update(decision.task, expected, events), name))) {
+            return yield* new VersionConflict()
+          }
           return decision.task
         }).pipe(
           Effect.retry({ schedule: onVersionConflict, while: (e) => e._tag === "VersionConflict" }),

@@ -11,6 +11,7 @@ import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import * as Migrations from "./db/migrations.ts"
 import { OutboxStore } from "./db/OutboxStore.ts"
 import { RelayLock } from "./db/RelayLock.ts"
+import { TaskChanges } from "./db/TaskChanges.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
 import * as GrpcServer from "./grpc/GrpcServer.ts"
 import * as OutboxRelay from "./outbox/OutboxRelay.ts"
@@ -78,9 +79,13 @@ export const layer = (settings: TasksSettings, options: Options = {}) => {
       })
     )
   )
-  const stores = Layer.mergeAll(TaskRepository.layer, OutboxStore.layer, IdempotencyKeys.layer, RelayLock.layer).pipe(
-    Layer.provideMerge(database)
-  )
+  const stores = Layer.mergeAll(
+    TaskRepository.layer,
+    TaskChanges.layer,
+    OutboxStore.layer,
+    IdempotencyKeys.layer,
+    RelayLock.layer
+  ).pipe(Layer.provideMerge(database))
   const eventBus = options.eventBus ?? {
     name: "rabbitmq",
     layer: EventPublisher.EventPublisher.layerAmqp({

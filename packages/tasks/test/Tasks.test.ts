@@ -7,7 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Ref } from "effect"
 import { SqlClient } from "effect/sql"
 import { IdempotencyKeys } from "../src/db/IdempotencyKeys.ts"
-import { OutboxStore } from "../src/db/OutboxStore.ts"
+import { TaskChanges } from "../src/db/TaskChanges.ts"
 import { TaskRepository } from "../src/db/TaskRepository.ts"
 import { OutboxSignal } from "../src/outbox/OutboxSignal.ts"
 import { Tasks } from "../src/Tasks.ts"
@@ -17,19 +17,19 @@ import { settingsFor } from "./support/harness.ts"
 
 /** Refuses the first claim, as for a live key, and finds nothing afterwards, as after a sweep. */
 const SweptAfterTheClaim = Layer.effect(
-  IdempotencyKeys,
+  TaskChanges,
   Effect.gen(function* () {
-    const real = yield* IdempotencyKeys
+    const real = yield* TaskChanges
     const refused = yield* Ref.make(false)
-    return IdempotencyKeys.of({
+    return TaskChanges.of({
       ...real,
-      insert: (record) =>
+      create: (task, events, key) =>
         Effect.flatMap(Ref.getAndSet(refused, true), (already) =>
-          already ? real.insert(record) : Effect.succeed(false)
+          already ? real.create(task, events, key) : Effect.succeed(false)
         )
     })
   })
-).pipe(Layer.provide(IdempotencyKeys.layer))
+).pipe(Layer.provide(TaskChanges.layer))
 
 const Config = Layer.unwrap(
   Effect.map(Effect.service(TestDatabase), ({ url }) =>
@@ -42,7 +42,7 @@ const Config = Layer.unwrap(
 
 const TasksUnderTest = Tasks.layer.pipe(
   Layer.provideMerge(
-    Layer.mergeAll(TaskRepository.layer, OutboxStore.layer, SweptAfterTheClaim, OutboxSignal.layer, Config)
+    Layer.mergeAll(TaskRepository.layer, IdempotencyKeys.layer, SweptAfterTheClaim, OutboxSignal.layer, Config)
   ),
   Layer.provideMerge(TestDatabase.layer)
 )

@@ -1,9 +1,9 @@
 /**
- * The transactional outbox: event rows written in the same transaction as the task change,
- * read by the relay in `seq` order, marked once the broker confirmed them, pruned later.
+ * The transactional outbox, as the relay reads it: event rows (written with their task change by
+ * `TaskChanges`) in `seq` order, marked once the broker confirmed them, pruned later.
  */
-import { encodeEvent, type TaskEventEnvelope } from "@workstream/domain"
-import { Array as Arr, Context, type DateTime, Effect, Layer, Schema } from "effect"
+import type { TaskEventEnvelope } from "@workstream/domain"
+import { Context, type DateTime, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { toText } from "./Timestamptz.ts"
 
@@ -55,8 +55,6 @@ const PRUNE_CHUNK = 5_000
 export class OutboxStore extends Context.Service<
   OutboxStore,
   {
-    /** Appends rows inside the caller's transaction and notifies the relay (delivered at commit). */
-    readonly append: (rows: ReadonlyArray<NewOutboxRow>) => Effect.Effect<void, SqlError.SqlError>
     readonly nextBatch: (limit: number) => Effect.Effect<ReadonlyArray<OutboxRow>, SqlError.SqlError>
     readonly markPublished: (seqs: ReadonlyArray<string>) => Effect.Effect<void, SqlError.SqlError>
     /** Sets an unpublishable row aside with the reason; the relay passes it from now on. */
@@ -70,22 +68,6 @@ export class OutboxStore extends Context.Service<
     OutboxStore,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-
-      const append = Effect.fn("OutboxStore.append")(function* (rows: ReadonlyArray<NewOutboxRow>) {
-        if (!Arr.isReadonlyArrayNonEmpty(rows)) return
-        // One statement: the rows, and the NOTIFY that wakes the relays (delivered at commit).
-        yield* sql`WITH inserted AS (INSERT INTO outbox ${sql.insert(
-          Arr.map(rows, ({ envelope, traceparent, tracestate }) => ({
-            event_id: envelope.event_id,
-            event_type: envelope.event_type,
-            task_id: envelope.payload.id,
-            body: encodeEvent(envelope),
-            traceparent: traceparent ?? null,
-            tracestate: tracestate ?? null
-          }))
-        )} RETURNING 1)
-          SELECT pg_notify(${CHANNEL}, '') WHERE EXISTS (SELECT 1 FROM inserted)`
-      })
 
       const nextBatch = Effect.fn("OutboxStore.nextBatch")(function* (limit: number) {
         // `outbox.seq`, not `seq`: the bare name would sort by the text alias below ("104" < "95").
@@ -130,7 +112,7 @@ export class OutboxStore extends Context.Service<
         return { pending, parked, oldestPendingAgeMs: age_ms ?? undefined }
       }).pipe(Effect.withSpan("OutboxStore.stats"))
 
-      return OutboxStore.of({ append, nextBatch, markPublished, park, prune, stats })
+      return OutboxStore.of({ nextBatch, markPublished, park, prune, stats })
     })
   )
 }

@@ -1,4 +1,4 @@
-/** Tasks in Postgres: one Schema codec between a `tasks` row and the domain's Task, changes guarded by `version`. */
+/** Tasks read from Postgres, and the one Schema codec between a `tasks` row and the domain's Task (`TaskChanges` writes with it). */
 import { Task, type TaskId, TaskPriority, TaskStatus } from "@workstream/domain"
 import { Context, Effect, Layer, Option, Schema, SchemaTransformation } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
@@ -51,11 +51,10 @@ export const TaskFromRow = Row.pipe(
   )
 )
 
-// A row that does not decode (or a Task that does not encode) is a bug or a corrupt database,
-// not something a caller can handle: it dies, and the defect names the offending field.
+// A row that does not decode is a bug or a corrupt database, not something a caller can handle:
+// it dies, and the defect names the offending field.
 const decodeRows = (rows: ReadonlyArray<unknown>) =>
   Effect.orDie(Schema.decodeUnknownEffect(Schema.Array(TaskFromRow))(rows, { errors: "all" }))
-const encodeTask = (task: Task) => Effect.orDie(Schema.encodeEffect(TaskFromRow)(task))
 
 // Named columns, not `*`: a column added by a later migration must not change what this reads.
 const COLUMNS = [
@@ -83,9 +82,6 @@ export class TaskRepository extends Context.Service<
   TaskRepository,
   {
     readonly find: (id: TaskId) => Effect.Effect<Option.Option<Task>, SqlError.SqlError>
-    readonly insert: (task: Task) => Effect.Effect<void, SqlError.SqlError>
-    /** Writes `task` only if the stored version is still `expectedVersion`; tells whether it did. */
-    readonly update: (task: Task, expectedVersion: number) => Effect.Effect<boolean, SqlError.SqlError>
     /** Tasks in id (= creation) order after `after`, optionally of one status, at most `limit`. */
     readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<Task>, SqlError.SqlError>
   }
@@ -103,23 +99,6 @@ export class TaskRepository extends Context.Service<
         return Option.fromNullishOr(task)
       })
 
-      const insert = Effect.fn("TaskRepository.insert")(function* (task: Task) {
-        yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
-        const row = yield* encodeTask(task)
-        yield* sql`INSERT INTO tasks ${sql.insert(row)}`
-      })
-
-      const update = Effect.fn("TaskRepository.update")(function* (task: Task, expectedVersion: number) {
-        yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
-        // Every column but the identity ones: a command may change any field, this stays correct when one does.
-        const row = yield* encodeTask(task)
-        const rows = yield* sql`
-          UPDATE tasks SET ${sql.update(row, ["id", "created_at"])}
-          WHERE id = ${task.id} AND version = ${expectedVersion}
-          RETURNING id`
-        return rows.length === 1
-      })
-
       const list = Effect.fn("TaskRepository.list")(function* (options: ListOptions) {
         const conditions = [
           ...(options.after === undefined ? [] : [sql`id > ${options.after}`]),
@@ -132,7 +111,7 @@ export class TaskRepository extends Context.Service<
         return yield* decodeRows(rows)
       })
 
-      return TaskRepository.of({ find, insert, update, list })
+      return TaskRepository.of({ find, list })
     })
   )
 }

@@ -1,13 +1,13 @@
-import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { decodeEvent, encodeEvent, type TaskEventEnvelope } from "@workstream/domain"
-import { DateTime, Duration, Effect, Layer, Queue, Result } from "effect"
+import { DateTime, Duration, Effect, Layer, Result } from "effect"
 import { SqlClient } from "effect/sql"
-import { CHANNEL, type NewOutboxRow, OutboxStore } from "../../src/db/OutboxStore.ts"
-import { otherClient, TestDatabase } from "../support/database.ts"
+import { type NewOutboxRow, OutboxStore } from "../../src/db/OutboxStore.ts"
+import { TaskChanges } from "../../src/db/TaskChanges.ts"
+import { TestDatabase } from "../support/database.ts"
 import { created, envelopesOf, timeline, transitioned } from "../support/fixtures.ts"
 
-const Store = OutboxStore.layer.pipe(Layer.provideMerge(TestDatabase.layer))
+const Store = Layer.merge(OutboxStore.layer, TaskChanges.layer).pipe(Layer.provideMerge(TestDatabase.layer))
 
 const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -33,14 +33,19 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
     )
   const rowsOf = (envelopes: ReadonlyArray<TaskEventEnvelope>): ReadonlyArray<NewOutboxRow> =>
     envelopes.map((envelope) => ({ envelope }))
+  /** Writes `rows` into the outbox the way the service does: as the events of a task's create. */
+  const append = (rows: ReadonlyArray<NewOutboxRow>) =>
+    Effect.gen(function* () {
+      const { task } = yield* created(yield* now)
+      yield* (yield* TaskChanges).create(task, rows)
+    })
 
   it.effect(
-    "appended rows come back in seq order, each body exactly what encodeEvent wrote, with its trace context",
+    "written rows come back in seq order, each body exactly what encodeEvent wrote, with its trace context",
     () =>
       Effect.gen(function* () {
         yield* reset
         const outbox = yield* store
-        const sql = yield* SqlClient.SqlClient
         const at = yield* now
         const decision = yield* created(at, { title: "Ship it", assignee: "alice" })
         const [createdEvent] = yield* envelopesOf(decision, at)
@@ -53,7 +58,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
           { envelope: startedEvent, traceparent: TRACEPARENT, tracestate: "vendor=value" },
           { envelope: other, traceparent: TRACEPARENT }
         ]
-        yield* sql.withTransaction(outbox.append(appended))
+        yield* append(appended)
 
         const batch = yield* outbox.nextBatch(10)
         assert.deepStrictEqual(
@@ -75,22 +80,13 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
       })
   )
 
-  it.effect("appending nothing writes nothing", () =>
-    Effect.gen(function* () {
-      yield* reset
-      const outbox = yield* store
-      yield* outbox.append([])
-      assert.strictEqual((yield* outbox.stats).pending, 0)
-    })
-  )
-
   it.effect("nextBatch honours its limit, and markPublished takes rows out of later batches exactly once", () =>
     Effect.gen(function* () {
       yield* reset
       const outbox = yield* store
       const sql = yield* SqlClient.SqlClient
       const envelopes = yield* events(5)
-      yield* outbox.append(rowsOf(envelopes))
+      yield* append(rowsOf(envelopes))
       const first = yield* outbox.nextBatch(2)
       assert.deepStrictEqual(
         first.map((row) => row.event_id),
@@ -121,7 +117,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
       // 95..104: sorted as text, "100" would come before "95".
       yield* sql`ALTER TABLE outbox ALTER COLUMN seq RESTART WITH 95`
       const small = yield* events(10)
-      yield* outbox.append(rowsOf(small))
+      yield* append(rowsOf(small))
       const batch = yield* outbox.nextBatch(10)
       assert.deepStrictEqual(
         batch.map((row) => row.seq),
@@ -131,7 +127,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
 
       const beyond = 2n ** 53n - 1n
       yield* sql.unsafe(`ALTER TABLE outbox ALTER COLUMN seq RESTART WITH ${beyond}`)
-      yield* outbox.append(rowsOf(yield* events(3)))
+      yield* append(rowsOf(yield* events(3)))
       const big = yield* outbox.nextBatch(10)
       assert.deepStrictEqual(
         big.map((row) => row.seq),
@@ -144,46 +140,6 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
         [beyond, beyond + 2n].map(String)
       )
     })
-  )
-
-  it.effect(
-    "append notifies the relay's channel once per transaction, delivered at commit; a rollback leaves nothing",
-    () =>
-      Effect.gen(function* () {
-        yield* reset
-        const outbox = yield* store
-        const sql = yield* SqlClient.SqlClient
-        const pg = yield* PgClient.PgClient
-        const { url } = yield* TestDatabase
-        const notifications = yield* pg.listen(CHANNEL)
-        // Markers come from another client, so they never ride on the transaction under test.
-        const mark = (payload: string) =>
-          Effect.flatMap(Effect.service(PgClient.PgClient), (other) => other.notify(CHANNEL, payload)).pipe(
-            Effect.provide(otherClient(url))
-          )
-        const next = Effect.map(Queue.take(notifications).pipe(Effect.timeout("5 seconds")), (n) => n.payload)
-
-        const rolledBack = yield* events(2)
-        const failure = yield* Effect.flip(
-          sql.withTransaction(Effect.andThen(outbox.append(rowsOf(rolledBack)), Effect.fail("rolled back" as const)))
-        )
-        assert.strictEqual(failure, "rolled back")
-
-        yield* sql.withTransaction(
-          Effect.gen(function* () {
-            yield* outbox.append(rowsOf(yield* events(3)))
-            yield* mark("while the transaction is open")
-            assert.strictEqual(yield* next, "while the transaction is open", "nothing is delivered before commit")
-          })
-        )
-        yield* mark("after commit")
-        assert.strictEqual(yield* next, "", "the append's one notification, at commit")
-        assert.strictEqual(yield* next, "after commit", "only one for three rows, none for the rolled-back append")
-
-        const ids = new Set((yield* outbox.nextBatch(10)).map((row) => row.event_id))
-        for (const envelope of rolledBack) assert.isFalse(ids.has(envelope.event_id))
-        assert.strictEqual(ids.size, 3)
-      })
   )
 
   it.effect("prune deletes rows published before the bound, in chunks, however many; never unpublished ones", () =>
@@ -220,7 +176,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
       const sql = yield* SqlClient.SqlClient
       assert.deepStrictEqual(yield* outbox.stats, { pending: 0, parked: 0, oldestPendingAgeMs: undefined })
 
-      yield* outbox.append(rowsOf(yield* events(3)))
+      yield* append(rowsOf(yield* events(3)))
       const [oldest] = yield* outbox.nextBatch(1)
       yield* sql`UPDATE outbox SET created_at = now() - interval '90 seconds' WHERE seq = ${oldest?.seq ?? "0"}`
       const stats = yield* outbox.stats
@@ -238,7 +194,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
       yield* reset
       const outbox = yield* store
       const sql = yield* SqlClient.SqlClient
-      yield* outbox.append(rowsOf(yield* events(3)))
+      yield* append(rowsOf(yield* events(3)))
       const [first, second] = yield* outbox.nextBatch(10)
       yield* outbox.park(first?.event_id ?? "", "headers too large")
       assert.deepStrictEqual(
