@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { AMQP_URL, databaseOf, freshDatabase, spawnService } from "@workstream/tasks/testing"
 import { Effect, Fiber, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
-import { mainOf, SERVICE_NODE_OPTIONS } from "../src/MultiProcess.ts"
+import { SERVICE_NODE_OPTIONS } from "../src/MultiProcess.ts"
 import {
   allNotifications,
   awaitNotifications,
@@ -17,6 +18,9 @@ import {
   launch,
   systemPorts
 } from "./support.ts"
+
+/** A service's TypeScript entry, as `pnpm dev` runs it: these tests are about the processes, not their bundles. */
+const sourceOf = (service: string) => fileURLToPath(new URL(`../../${service}/src/main.ts`, import.meta.url))
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const durableStore = process.env.MONGO_URL !== undefined
@@ -39,7 +43,7 @@ const servers = Effect.gen(function* () {
 
 describe("the multi-process mode (`pnpm start` with the servers configured)", () => {
   it.live(
-    "runs the three services as processes with bounded heaps, prefixes their logs, carries tasks to notifications, and stops all three on SIGTERM",
+    "runs the three services as processes from their bundles, with bounded heaps, prefixes their logs, carries tasks to notifications, and stops all three on SIGTERM",
     () =>
       Effect.gen(function* () {
         const { env } = yield* servers
@@ -65,7 +69,7 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
         ])
         for (const service of ["tasks", "notifications", "gateway"]) {
           assert.match(system.output(), new RegExp(`^\\[${service}\\]\\s+\\{`, "m"), `${service}'s lines are prefixed`)
-          const pid = descendantRunning(system.child.pid ?? -1, `packages/${service}/src/main.ts`)
+          const pid = descendantRunning(system.child.pid ?? -1, `packages/${service}/dist/main.mjs`)
           const environment = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
           assert.isTrue(
             environment.includes(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS} ${own}`),
@@ -90,14 +94,14 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
         const { ports, gateway, notifications } = yield* systemPorts
         const common = { ...env, LOG_LEVEL: "Warn" }
         const tasksEnv = { ...common, GRPC_PORT: String(ports.tasksGrpc), HTTP_PORT: String(ports.tasksHttp) }
-        const startTasks = spawnService(mainOf("tasks"), tasksEnv)
+        const startTasks = spawnService(sourceOf("tasks"), tasksEnv)
         const firstTasks = yield* startTasks
-        const startNotifications = spawnService(mainOf("notifications"), {
+        const startNotifications = spawnService(sourceOf("notifications"), {
           ...common,
           HTTP_PORT: String(ports.notifications)
         })
         const firstNotifications = yield* startNotifications
-        yield* spawnService(mainOf("gateway"), {
+        yield* spawnService(sourceOf("gateway"), {
           ...common,
           HTTP_PORT: String(ports.gateway),
           TASKS_GRPC_TARGET: `127.0.0.1:${ports.tasksGrpc}`
