@@ -937,7 +937,7 @@ const main = async () => {
     `Workstream benchmarks (${quick ? "quick: 1 short run" : `${REPS} runs each`}) on ${machine.cores} x ${machine.cpu}`
   )
   let publishBaseline: Stat | undefined
-  // The runs below that start a service by itself run its bundle; `pnpm start` builds them too.
+  // For the runs below that start a service by itself; the systems' `pnpm start` builds them again, to the same files.
   await Bundle.bundle(["tasks", "notifications", "gateway"])
   try {
     // A system of its own (database, vhost, processes) for each of the two, so the end-to-end runs

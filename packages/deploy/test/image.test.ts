@@ -4,7 +4,7 @@
  * the build stage's own commands into a temporary directory, started with Node afterwards.
  */
 import { execFile, execFileSync } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
@@ -140,6 +140,7 @@ describe("the image build context (.dockerignore)", () => {
     for (const path of [
       "node_modules",
       "packages/tasks/node_modules",
+      "packages/tasks/dist",
       "packages/tasks/test/support/harness.ts",
       "packages/domain/src/Task.test.ts",
       ".env",
@@ -205,6 +206,9 @@ describe.concurrent("the build stage, rehearsed without Docker", () => {
       expect(readdirSync(join(out, "packages"))).toEqual([service])
       const files = filesUnder(join(out, "packages"))
       expect(files).toContain(`${service}/dist/main.mjs`)
+      // Source maps, for stack traces, without the sources themselves.
+      const map = JSON.parse(readFileSync(join(out, `packages/${service}/dist/main.mjs.map`), "utf8"))
+      expect(map.sourcesContent ?? []).toEqual([])
       expect(files.filter((file) => !file.startsWith(`${service}/dist/`))).toEqual([`${service}/package.json`])
       const store = readdirSync(join(out, "node_modules/.pnpm"))
       for (const devOnly of [

@@ -154,7 +154,10 @@ export class Tasks extends Context.Service<
         const key = input.idempotencyKey
         const events = yield* outboxRows(decision, input.trace)
         if (key === undefined) {
-          yield* written(changes.create(decision.task, events), "create")
+          // Nothing can refuse an insert without a key: a refusal would be a bug in the statement.
+          if (!(yield* written(changes.create(decision.task, events), "create"))) {
+            return yield* Effect.die(new Error(`the create of ${id} wrote nothing`))
+          }
           return decision.task
         }
         const hash = requestHash(decision.task)
