@@ -7,11 +7,11 @@
  */
 import { GatewayConfig, GatewayServer } from "@workstream/gateway"
 import { dedupeInMemory, NotificationsConfig, NotificationsServer, recordsInMemory } from "@workstream/notifications"
-import { EventPublisher, EventSource, InMemoryBroker, Topology } from "@workstream/platform"
+import { EventPublisher, EventSource, InMemoryBroker, ServiceConfig, Topology } from "@workstream/platform"
 import { TasksConfig, TasksServer } from "@workstream/tasks"
-import { ConfigProvider, Effect, Layer, Option, Redacted, References, type Scope } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Redacted, References, Result, type Scope } from "effect"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
-import type { SystemSettings } from "./SystemConfig.ts"
+import * as SystemConfig from "./SystemConfig.ts"
 
 /** Where the running system can be reached. */
 export interface Endpoints {
@@ -33,32 +33,96 @@ const withEnvironment = <A, E>(load: Effect.Effect<A, E>, overrides: Record<stri
     ConfigProvider.fromEnv({ env: { ...definedOnly(process.env), ...overrides } })
   )
 
+/** The settings of `pnpm start` itself and of the three services it runs. */
+export interface Settings {
+  readonly system: SystemConfig.SystemSettings
+  readonly tasks: Effect.Success<typeof TasksConfig.TasksConfig.settings>
+  readonly notifications: Effect.Success<typeof NotificationsConfig.load>
+  readonly gateway: Effect.Success<typeof GatewayConfig.load>
+}
+
+/** Only the failure's problems: every part's bad variables end up in one message. */
+const problemsOf = (result: Result.Result<unknown, ServiceConfig.ConfigInvalid>): ReadonlyArray<string> =>
+  Result.isFailure(result) ? result.failure.problems : []
+
+/**
+ * Every part's settings, read in one pass before anything starts, so one message names every bad
+ * variable, whichever part reads it (DESIGN §6). The services read the same variables as in their
+ * own processes, with the embedded mode's placement set over them.
+ */
+export const load: Effect.Effect<Settings, ServiceConfig.ConfigInvalid> = Effect.gen(function* () {
+  const system = yield* Effect.result(SystemConfig.load)
+  // Bad ports of its own must not hide the services' problems: they are then read placed anywhere valid.
+  const place = Result.getOrElse(system, () => undefined)
+  const port = (chosen: number | undefined) => String(chosen ?? 1)
+  const [tasks, notifications, gateway] = yield* Effect.all([
+    Effect.result(
+      withEnvironment(TasksConfig.TasksConfig.settings, {
+        DATABASE_URL: Redacted.value(EmbeddedPostgres.urlOf(place?.postgresPort ?? 1)),
+        AMQP_URL: "unused://in-memory-broker",
+        GRPC_PORT: port(place?.tasksGrpcPort),
+        HTTP_PORT: port(place?.tasksHttpPort)
+      })
+    ),
+    Effect.result(
+      withEnvironment(NotificationsConfig.load, {
+        AMQP_URL: "unused://in-memory-broker",
+        REDIS_URL: "unused://in-memory",
+        NOTIFICATION_STORE: "memory",
+        HTTP_PORT: port(place?.notificationsPort)
+      })
+    ),
+    Effect.result(
+      withEnvironment(GatewayConfig.load, {
+        HTTP_PORT: port(place?.gatewayPort),
+        TASKS_GRPC_TARGET: `127.0.0.1:${port(place?.tasksGrpcPort)}`
+      })
+    )
+  ])
+  if (
+    Result.isSuccess(system) &&
+    Result.isSuccess(tasks) &&
+    Result.isSuccess(notifications) &&
+    Result.isSuccess(gateway)
+  ) {
+    return {
+      system: system.success,
+      tasks: tasks.success,
+      notifications: notifications.success,
+      gateway: gateway.success
+    }
+  }
+  // A variable every part reads (LOG_LEVEL) is named once.
+  const results: ReadonlyArray<Result.Result<unknown, ServiceConfig.ConfigInvalid>> = [
+    system,
+    tasks,
+    notifications,
+    gateway
+  ]
+  const problems = [...new Set(results.flatMap(problemsOf))]
+  return yield* new ServiceConfig.ConfigInvalid({ problems })
+})
+
 /** Builds one service into the scope, its log lines marked with its name. */
 const start = <E>(service: string, layer: Layer.Layer<never, E> | Layer.Layer<unknown, E>) =>
   Layer.build(layer.pipe(Layer.provide(Layer.succeed(References.CurrentLogAnnotations, { service })))).pipe(
     Effect.asVoid
   )
 
-export const run = (settings: SystemSettings): Effect.Effect<Endpoints, unknown, Scope.Scope> =>
+export const run = ({ system: settings, ...config }: Settings): Effect.Effect<Endpoints, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const bus = yield* Layer.build(InMemoryBroker.InMemoryBroker.layer(Topology.make()))
 
     // Postgres then tasks, beside notifications (which needs neither); the gateway last, so it is
     // the first to stop. Each part's finalizers still run in reverse of its own start.
     const tasks = Effect.gen(function* () {
-      const databaseUrl = yield* EmbeddedPostgres.serve({
+      yield* EmbeddedPostgres.serve({
         port: settings.postgresPort,
         ...(Option.isSome(settings.dataDir) ? { dataDir: settings.dataDir.value } : {})
       })
-      const config = yield* withEnvironment(TasksConfig.TasksConfig.settings, {
-        DATABASE_URL: Redacted.value(databaseUrl),
-        AMQP_URL: "unused://in-memory-broker",
-        GRPC_PORT: String(settings.tasksGrpcPort),
-        HTTP_PORT: String(settings.tasksHttpPort)
-      })
       yield* start(
         "tasks",
-        TasksServer.layer(config, {
+        TasksServer.layer(config.tasks, {
           eventBus: {
             name: "event_bus",
             layer: EventPublisher.EventPublisher.layerInMemory.pipe(Layer.provide(Layer.succeedContext(bus)))
@@ -68,35 +132,26 @@ export const run = (settings: SystemSettings): Effect.Effect<Endpoints, unknown,
     })
 
     const notifications = Effect.gen(function* () {
-      const config = yield* withEnvironment(NotificationsConfig.load, {
-        AMQP_URL: "unused://in-memory-broker",
-        REDIS_URL: "unused://in-memory",
-        NOTIFICATION_STORE: "memory",
-        HTTP_PORT: String(settings.notificationsPort)
-      })
+      const { prefetch, dedupeTtl, httpPort } = config.notifications
       yield* start(
         "notifications",
         NotificationsServer.layerWith(
           {
-            eventSource: EventSource.EventSource.layerInMemory({ prefetch: config.prefetch }).pipe(
+            eventSource: EventSource.EventSource.layerInMemory({ prefetch }).pipe(
               Layer.provide(Layer.succeedContext(bus))
             ),
-            dedupe: dedupeInMemory({ ttl: config.dedupeTtl }),
+            dedupe: dedupeInMemory({ ttl: dedupeTtl }),
             records: recordsInMemory,
             names: { broker: "event_bus", dedupe: "dedupe" }
           },
-          { httpPort: config.httpPort, bounds: NotificationsServer.boundsOf(config) }
+          { httpPort, bounds: NotificationsServer.boundsOf(config.notifications) }
         )
       )
     })
 
     yield* Effect.all([tasks, notifications], { concurrency: 2, discard: true })
 
-    const gateway = yield* withEnvironment(GatewayConfig.load, {
-      HTTP_PORT: String(settings.gatewayPort),
-      TASKS_GRPC_TARGET: `127.0.0.1:${settings.tasksGrpcPort}`
-    })
-    yield* start("gateway", GatewayServer.layer(gateway))
+    yield* start("gateway", GatewayServer.layer(config.gateway))
 
     return {
       gateway: `http://127.0.0.1:${settings.gatewayPort}`,

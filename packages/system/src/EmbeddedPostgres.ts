@@ -24,6 +24,9 @@ export interface Options {
 }
 
 /** Serves PGlite on 127.0.0.1 for as long as the scope lives; its connection URL. */
+/** The URL the embedded Postgres answers on at `port`. */
+export const urlOf = (port: number) => Redacted.make(`postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`)
+
 export const serve = (options: Options) =>
   Effect.gen(function* () {
     const db = yield* Effect.acquireRelease(
@@ -40,5 +43,5 @@ export const serve = (options: Options) =>
       }),
       (server) => Effect.promise(server.close)
     )
-    return Redacted.make(`postgres://postgres@127.0.0.1:${options.port}/postgres?sslmode=disable`)
+    return urlOf(options.port)
   })

@@ -29,14 +29,14 @@ const banner = (endpoints: Embedded.Endpoints, settings: SystemConfig.SystemSett
   ].join("\n")
 
 const embedded = Effect.gen(function* () {
-  const settings = yield* SystemConfig.load
+  const settings = yield* Embedded.load
   // Built into the program's scope: spans are exported for as long as the system runs.
   const tracing = yield* Layer.build(Tracing.layer("workstream"))
   const endpoints = yield* Embedded.run(settings).pipe(
     Effect.provideContext(tracing),
-    Effect.provide(Logging.layer({ service: "workstream", level: settings.logLevel }))
+    Effect.provide(Logging.layer({ service: "workstream", level: settings.system.logLevel }))
   )
-  yield* Effect.sync(() => process.stdout.write(banner(endpoints, settings, performance.now() / 1000)))
+  yield* Effect.sync(() => process.stdout.write(banner(endpoints, settings.system, performance.now() / 1000)))
   return yield* Effect.never
 }).pipe(Effect.scoped)
 

@@ -55,4 +55,31 @@ describe("the embedded mode (`pnpm start` with no server configured)", () => {
       }),
     90_000
   )
+
+  it.live(
+    "refuses a bad configuration before starting anything, naming every bad variable of every part in one message",
+    () =>
+      Effect.gen(function* () {
+        const { env } = yield* systemPorts
+        const system = yield* launch("pnpm", ["start"], {
+          ...bareEnvironment(),
+          ...env,
+          EMBEDDED_POSTGRES_PORT: "not-a-port", // pnpm start's own
+          RELAY_BATCH_SIZE: "0", // tasks'
+          DEDUPE_TTL: "soon", // notifications'
+          TASKS_RETRIES: "-1", // the gateway's
+          LOG_LEVEL: "loud" // every part's
+        })
+        const exit = yield* Effect.promise(() => system.exited).pipe(Effect.timeout("30 seconds"))
+        assert.deepStrictEqual(exit, { code: 1, signal: null }, system.output())
+        const messages = system.output().match(/invalid configuration: .*/g) ?? []
+        assert.lengthOf(messages, 1, system.output())
+        for (const name of ["EMBEDDED_POSTGRES_PORT", "RELAY_BATCH_SIZE", "DEDUPE_TTL", "TASKS_RETRIES"]) {
+          assert.include(messages[0], `${name}:`)
+        }
+        assert.lengthOf(messages[0]?.match(/LOG_LEVEL:/g) ?? [], 1, "a variable every part reads is named once")
+        assert.notInclude(system.output(), "Ready in")
+      }),
+    60_000
+  )
 })

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Tracing } from "@workstream/platform"
-import { Effect, Layer, Option } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import * as Embedded from "../src/Embedded.ts"
 import { awaitNotifications, awaitReady, completeTask, createTask, systemPorts } from "./support.ts"
 
@@ -69,16 +69,14 @@ describe("tracing across the system", () => {
       Effect.gen(function* () {
         // Built into the test's scope, so spans are exported until the system has stopped.
         const tracing = yield* Layer.build(Tracing.layerWith("workstream", new SimpleSpanProcessor(exporter)))
-        const { ports } = yield* systemPorts
-        const endpoints = yield* Embedded.run({
-          gatewayPort: ports.gateway,
-          tasksGrpcPort: ports.tasksGrpc,
-          tasksHttpPort: ports.tasksHttp,
-          notificationsPort: ports.notifications,
-          postgresPort: ports.postgres,
-          dataDir: Option.none(),
-          logLevel: "Warn"
-        }).pipe(Effect.provideContext(tracing))
+        const { env } = yield* systemPorts
+        const settings = yield* Embedded.load.pipe(
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.fromEnv({ env: { ...env, LOG_LEVEL: "Warn" } })
+          )
+        )
+        const endpoints = yield* Embedded.run(settings).pipe(Effect.provideContext(tracing))
         yield* awaitReady(`${endpoints.gateway}/readyz`)
 
         const task = yield* createTask(endpoints.gateway, "traced")
