@@ -174,10 +174,13 @@ const release = async () => {
 /** Services run as `pnpm start` runs them: from their bundles (built once, at the start of the run). */
 const serviceMain = Bundle.mainOf
 
-/** Every service runs as shipped: with the heap bounds `pnpm start` and the image give it. */
-const withNodeOptions = (env: Record<string, string>) => ({
+const withExtraOptions = (env: Record<string, string>) =>
+  nodeOptions === "" ? env : { ...env, NODE_OPTIONS: nodeOptions }
+
+/** Every service runs as shipped: with the heap bounds `pnpm start` and the deployments give it. */
+const withNodeOptions = (service: keyof typeof SERVICE_NODE_OPTIONS, env: Record<string, string>) => ({
   ...env,
-  NODE_OPTIONS: [SERVICE_NODE_OPTIONS, nodeOptions].filter((o) => o !== "").join(" ")
+  NODE_OPTIONS: [SERVICE_NODE_OPTIONS[service], nodeOptions].filter((o) => o !== "").join(" ")
 })
 
 interface System {
@@ -193,7 +196,8 @@ const startSystem = async (name: string, database: string, vh: string): Promise<
     spawnNode(
       "system",
       ["packages/system/src/start.ts"],
-      withNodeOptions({
+      // `pnpm start` puts each service's heap bounds before these.
+      withExtraOptions({
         DATABASE_URL: dbUrl(database),
         AMQP_URL: amqpUrl(vh),
         REDIS_URL,
@@ -693,7 +697,7 @@ const benchConsumer = async () => {
       spawnNode(
         "notifications",
         [serviceMain("notifications")],
-        withNodeOptions({
+        withNodeOptions("notifications", {
           AMQP_URL: url,
           REDIS_URL,
           NOTIFICATION_STORE: "memory",
@@ -792,7 +796,7 @@ const benchRelay = async (publishBaseline: Stat | undefined) => {
   const env = async () => {
     const [grpc, http] = await Promise.all([freePort(), freePort()])
     return {
-      env: withNodeOptions({
+      env: withNodeOptions("tasks", {
         DATABASE_URL: dbUrl(database),
         AMQP_URL: amqpUrl(vh),
         GRPC_PORT: String(grpc),

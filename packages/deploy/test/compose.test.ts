@@ -4,6 +4,7 @@
  * volumes of their own, and each service gets every variable its config loader requires.
  */
 import { existsSync } from "node:fs"
+import { SERVICE_NODE_OPTIONS } from "@workstream/system"
 import { describe, expect, it } from "vitest"
 import { composePath, environmentOf, interpolate, loadCompose, parseEnvFile } from "./support/compose.ts"
 import { fromRoot, list, readText, record, text } from "./support/repo.ts"
@@ -125,6 +126,16 @@ describe(composePath, () => {
   it.each(appServices)("%s gets every variable its config loader requires, with valid values", async (name) => {
     expect(await configProblems(name, environmentOf(serviceOf(name)))).toEqual([])
   })
+
+  it.each(appServices)(
+    "%s runs with the heap bounds `pnpm start` gives it (the image's default, or its own)",
+    (name) => {
+      if (!isServiceName(name)) return
+      const own = environmentOf(serviceOf(name)).NODE_OPTIONS
+      // The image's default is the gateway's bounds (image.test.ts); a service with others sets them.
+      expect(own ?? SERVICE_NODE_OPTIONS.gateway).toBe(SERVICE_NODE_OPTIONS[name])
+    }
+  )
 
   it("connects each service to the dependency containers with the credentials they start with", () => {
     const postgres = environmentOf(serviceOf("postgres"))

@@ -4,6 +4,7 @@
  * hold that make a first `kubectl apply -k` work on a real cluster.
  */
 import { readdirSync } from "node:fs"
+import { SERVICE_NODE_OPTIONS } from "@workstream/system"
 import { describe, expect, it } from "vitest"
 import { runCreateSecretsOffline } from "./support/createSecrets.ts"
 import {
@@ -104,6 +105,17 @@ describe.each(renders)("$dir", ({ objects }) => {
       const { env, missing } = containerEnvironment(container, configMaps)
       expect(missing, `${name}: references to nothing`).toEqual([])
       expect(await configProblems(name, env), `${name}: the service's config loader`).toEqual([])
+    }
+  )
+
+  it.each(deployments.map((deployment) => [nameOf(deployment), deployment] as const))(
+    "Deployment %s runs with the heap bounds `pnpm start` gives its service (the image's default, or its own)",
+    (name, deployment) => {
+      const container = deployment.spec?.template.spec?.containers[0]
+      if (!isServiceName(name) || container === undefined) return
+      const own = containerEnvironment(container, configMaps).env.NODE_OPTIONS
+      // The image's default is the gateway's bounds (image.test.ts); a service with others sets them.
+      expect(own ?? SERVICE_NODE_OPTIONS.gateway).toBe(SERVICE_NODE_OPTIONS[name])
     }
   )
 

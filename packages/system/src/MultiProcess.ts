@@ -33,19 +33,27 @@ const prefixLines = (child: ChildProcess, name: string) => {
   }
 }
 
+const heapBounds = (semiSpaceMb: number) => `--max-semi-space-size=${semiSpaceMb} --max-old-space-size=1024`
+
 /**
  * V8 heap bounds of each service process. Unbounded on a large host, V8 grows the young
  * generation to 64 MB a semi-space and lets garbage pile up in a multi-gigabyte old generation: a
- * loaded service measured 300-425 MB of RSS around a live heap of about 50 MB, and under 200 MB
- * with these bounds, for some more CPU per request (docs/performance.md). A semi-space of 4 MB
- * rather than 8 saves about 10 MB more, within the noise of the create figures. The old generation's
- * limit leaves room for the in-memory record store (NOTIFICATION_STORE=memory keeps every record).
- * The image sets the same (infra/compose/Dockerfile). Flags in your own NODE_OPTIONS come after
- * these, so they win.
+ * loaded service measured 300-425 MB of RSS around a live heap of about 50 MB, and under 150 MB
+ * with these bounds and bundles, for some more CPU per request (bench/analysis.md). The old
+ * generation's limit leaves room for the in-memory record store (NOTIFICATION_STORE=memory keeps
+ * every record). The consumer allocates the most per unit of work: with 8 MB semi-spaces instead
+ * of 4 it spent 3-16 % less CPU per event in alternating runs, for about 10 MB of RSS. The image
+ * sets the gateway's and tasks' bounds as its default, and the deployments set notifications'
+ * (infra/compose, infra/k8s). Flags in your own NODE_OPTIONS come after these, so they win.
  */
-export const SERVICE_NODE_OPTIONS = "--max-semi-space-size=4 --max-old-space-size=1024"
+export const SERVICE_NODE_OPTIONS: Readonly<Record<ServiceProcess["name"], string>> = {
+  tasks: heapBounds(4),
+  notifications: heapBounds(8),
+  gateway: heapBounds(4)
+}
 
-const nodeOptions = () => [SERVICE_NODE_OPTIONS, process.env.NODE_OPTIONS].filter(Boolean).join(" ")
+const nodeOptions = (name: ServiceProcess["name"]) =>
+  [SERVICE_NODE_OPTIONS[name], process.env.NODE_OPTIONS].filter(Boolean).join(" ")
 
 /** How long a service may take to drain after SIGTERM before it is killed (its own drain is about 10 s). */
 const STOP_GRACE_MS = 20_000
@@ -66,7 +74,7 @@ const supervise = (processes: ReadonlyArray<ServiceProcess>): Promise<number> =>
     let running = processes.length
     const children = processes.map(({ name, env }) => {
       const child = spawn(process.execPath, [Bundle.mainOf(name)], {
-        env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions() },
+        env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions(name) },
         stdio: ["ignore", "pipe", "pipe"]
       })
       prefixLines(child, name)

@@ -67,12 +67,12 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
           "workstream.task.completed.v1",
           "workstream.task.created.v1"
         ])
-        for (const service of ["tasks", "notifications", "gateway"]) {
+        for (const service of ["tasks", "notifications", "gateway"] as const) {
           assert.match(system.output(), new RegExp(`^\\[${service}\\]\\s+\\{`, "m"), `${service}'s lines are prefixed`)
           const pid = descendantRunning(system.child.pid ?? -1, `packages/${service}/dist/main.mjs`)
           const environment = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
           assert.isTrue(
-            environment.includes(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS} ${own}`),
+            environment.includes(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS[service]} ${own}`),
             `${service} runs with the heap bounds, then the operator's flags`
           )
         }
