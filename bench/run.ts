@@ -20,7 +20,7 @@ import { Redis } from "ioredis"
 import pg from "pg"
 import { Topology } from "../packages/platform/src/index.ts"
 import * as Bundle from "../packages/system/src/Bundle.ts"
-import { SERVICE_NODE_OPTIONS } from "../packages/system/src/MultiProcess.ts"
+import { nodeOptionsOf, type SERVICE_NODE_OPTIONS } from "../packages/system/src/MultiProcess.ts"
 import {
   addVhost,
   amqpUrl,
@@ -174,13 +174,13 @@ const release = async () => {
 /** Services run as `pnpm start` runs them: from their bundles (built once, at the start of the run). */
 const serviceMain = Bundle.mainOf
 
-const withExtraOptions = (env: Record<string, string>) =>
-  nodeOptions === "" ? env : { ...env, NODE_OPTIONS: nodeOptions }
+/** The system's launcher gets only the bench's own flags: `pnpm start` puts each service's heap bounds before them. */
+const withExtraOptions = (env: Record<string, string>) => ({ ...env, NODE_OPTIONS: nodeOptions })
 
-/** Every service runs as shipped: with the heap bounds `pnpm start` and the deployments give it. */
+/** A service the bench starts by itself runs as `pnpm start` runs it: its heap bounds, then the bench's flags. */
 const withNodeOptions = (service: keyof typeof SERVICE_NODE_OPTIONS, env: Record<string, string>) => ({
   ...env,
-  NODE_OPTIONS: [SERVICE_NODE_OPTIONS[service], nodeOptions].filter((o) => o !== "").join(" ")
+  NODE_OPTIONS: nodeOptionsOf(service, nodeOptions)
 })
 
 interface System {
@@ -196,7 +196,6 @@ const startSystem = async (name: string, database: string, vh: string): Promise<
     spawnNode(
       "system",
       ["packages/system/src/start.ts"],
-      // `pnpm start` puts each service's heap bounds before these.
       withExtraOptions({
         DATABASE_URL: dbUrl(database),
         AMQP_URL: amqpUrl(vh),

@@ -112,6 +112,8 @@ describe.each(renders)("$dir", ({ objects }) => {
     "Deployment %s runs with the heap bounds `pnpm start` gives its service (the image's default, or its own)",
     (name, deployment) => {
       const container = deployment.spec?.template.spec?.containers[0]
+      expect(isServiceName(name), `${name} is a service`).toBe(true)
+      expect(container, `${name} has a container`).toBeDefined()
       if (!isServiceName(name) || container === undefined) return
       const own = containerEnvironment(container, configMaps).env.NODE_OPTIONS
       // The image's default is the gateway's bounds (image.test.ts); a service with others sets them.

@@ -9,7 +9,7 @@ import { GatewayConfig, GatewayServer } from "@workstream/gateway"
 import { dedupeInMemory, NotificationsConfig, NotificationsServer, recordsInMemory } from "@workstream/notifications"
 import { EventPublisher, EventSource, InMemoryBroker, ServiceConfig, Topology } from "@workstream/platform"
 import { TasksConfig, TasksServer } from "@workstream/tasks"
-import { ConfigProvider, Effect, Layer, Option, Redacted, References, Result, type Scope } from "effect"
+import { ConfigProvider, Effect, Layer, Option, References, Result, type Scope } from "effect"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import * as SystemConfig from "./SystemConfig.ts"
 
@@ -22,16 +22,16 @@ export interface Endpoints {
   readonly postgres: string
 }
 
-const definedOnly = (env: NodeJS.ProcessEnv): Record<string, string> =>
-  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
-
-/** A service's settings, read from the environment with these variables set over it. */
-const withEnvironment = <A, E>(load: Effect.Effect<A, E>, overrides: Record<string, string>) =>
-  Effect.provideService(
-    load,
-    ConfigProvider.ConfigProvider,
-    ConfigProvider.fromEnv({ env: { ...definedOnly(process.env), ...overrides } })
-  )
+/** A service's settings, read from the current configuration with these variables set over it. */
+const withEnvironment = <A, E>(load: Effect.Effect<A, E>, overrides: Record<string, string>): Effect.Effect<A, E> =>
+  Effect.gen(function* () {
+    const current = yield* ConfigProvider.ConfigProvider
+    return yield* Effect.provideService(
+      load,
+      ConfigProvider.ConfigProvider,
+      ConfigProvider.orElse(ConfigProvider.fromEnv({ env: overrides }), current)
+    )
+  })
 
 /** The settings of `pnpm start` itself and of the three services it runs. */
 export interface Settings {
@@ -58,7 +58,7 @@ export const load: Effect.Effect<Settings, ServiceConfig.ConfigInvalid> = Effect
   const [tasks, notifications, gateway] = yield* Effect.all([
     Effect.result(
       withEnvironment(TasksConfig.TasksConfig.settings, {
-        DATABASE_URL: Redacted.value(EmbeddedPostgres.urlOf(place?.postgresPort ?? 1)),
+        DATABASE_URL: EmbeddedPostgres.urlOf(place?.postgresPort ?? 1),
         AMQP_URL: "unused://in-memory-broker",
         GRPC_PORT: port(place?.tasksGrpcPort),
         HTTP_PORT: port(place?.tasksHttpPort)
@@ -158,6 +158,6 @@ export const run = ({ system: settings, ...config }: Settings): Effect.Effect<En
       tasksGrpc: `127.0.0.1:${settings.tasksGrpcPort}`,
       tasksHttp: `http://127.0.0.1:${settings.tasksHttpPort}`,
       notifications: `http://127.0.0.1:${settings.notificationsPort}`,
-      postgres: `postgres://postgres@127.0.0.1:${settings.postgresPort}/postgres`
+      postgres: EmbeddedPostgres.urlOf(settings.postgresPort)
     }
   })

@@ -5,7 +5,7 @@
  * In memory unless a data directory is given.
  */
 import { PGlite } from "@electric-sql/pglite"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as PgliteSnapshot from "./PgliteSnapshot.ts"
 import * as PgliteWire from "./PgliteWire.ts"
 
@@ -23,10 +23,10 @@ export interface Options {
   readonly dataDir?: string
 }
 
-/** Serves PGlite on 127.0.0.1 for as long as the scope lives; its connection URL. */
-/** The URL the embedded Postgres answers on at `port`. */
-export const urlOf = (port: number) => Redacted.make(`postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`)
+/** The URL the embedded Postgres answers on at `port` (no secret in it: PGlite trusts every local client). */
+export const urlOf = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`
 
+/** Serves PGlite on 127.0.0.1 for as long as the scope lives. */
 export const serve = (options: Options) =>
   Effect.gen(function* () {
     const db = yield* Effect.acquireRelease(
@@ -43,5 +43,4 @@ export const serve = (options: Options) =>
       }),
       (server) => Effect.promise(server.close)
     )
-    return urlOf(options.port)
   })

@@ -42,7 +42,8 @@ const heapBounds = (semiSpaceMb: number) => `--max-semi-space-size=${semiSpaceMb
  * with these bounds and bundles, for some more CPU per request (bench/analysis.md). The old
  * generation's limit leaves room for the in-memory record store (NOTIFICATION_STORE=memory keeps
  * every record). The consumer allocates the most per unit of work: with 8 MB semi-spaces instead
- * of 4 it spent 3-16 % less CPU per event in alternating runs, for about 10 MB of RSS. The image
+ * of 4 it spent 3-16 % less CPU per event in alternating quick runs (not visible in the noise of
+ * the full runs), for about 13 MB of RSS. The image
  * sets the gateway's and tasks' bounds as its default, and the deployments set notifications'
  * (infra/compose, infra/k8s). Flags in your own NODE_OPTIONS come after these, so they win.
  */
@@ -52,8 +53,9 @@ export const SERVICE_NODE_OPTIONS: Readonly<Record<ServiceProcess["name"], strin
   gateway: heapBounds(4)
 }
 
-const nodeOptions = (name: ServiceProcess["name"]) =>
-  [SERVICE_NODE_OPTIONS[name], process.env.NODE_OPTIONS].filter(Boolean).join(" ")
+/** A service's NODE_OPTIONS: its heap bounds, then `extra` (yours), which win where they repeat a flag. */
+export const nodeOptionsOf = (name: ServiceProcess["name"], extra = process.env.NODE_OPTIONS) =>
+  [SERVICE_NODE_OPTIONS[name], extra].filter(Boolean).join(" ")
 
 /** How long a service may take to drain after SIGTERM before it is killed (its own drain is about 10 s). */
 const STOP_GRACE_MS = 20_000
@@ -74,7 +76,7 @@ const supervise = (processes: ReadonlyArray<ServiceProcess>): Promise<number> =>
     let running = processes.length
     const children = processes.map(({ name, env }) => {
       const child = spawn(process.execPath, [Bundle.mainOf(name)], {
-        env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions(name) },
+        env: { ...process.env, ...env, NODE_OPTIONS: nodeOptionsOf(name) },
         stdio: ["ignore", "pipe", "pipe"]
       })
       prefixLines(child, name)

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect } from "effect"
+import * as Embedded from "../src/Embedded.ts"
 import {
   awaitNotifications,
   awaitReady,
@@ -81,5 +82,21 @@ describe("the embedded mode (`pnpm start` with no server configured)", () => {
         assert.notInclude(system.output(), "Ready in")
       }),
     60_000
+  )
+
+  it.effect("reads every part's settings from the current configuration, the embedded placement set over it", () =>
+    Effect.gen(function* () {
+      const withEnv = (env: Record<string, string>) =>
+        Effect.provideService(Embedded.load, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+      const settings = yield* withEnv({ RELAY_BATCH_SIZE: "7", LOG_LEVEL: "Warn", HTTP_PORT: "1234" })
+      assert.strictEqual(settings.tasks.relayBatchSize, 7)
+      assert.strictEqual(settings.tasks.logLevel, "Warn")
+      assert.strictEqual(settings.notifications.logLevel, "Warn")
+      // A service's own HTTP_PORT would clash in one process: the embedded placement wins.
+      assert.strictEqual(settings.gateway.httpPort, settings.system.gatewayPort)
+      assert.strictEqual(settings.tasks.httpPort, settings.system.tasksHttpPort)
+      const refused = yield* Effect.flip(withEnv({ RELAY_BATCH_SIZE: "0" }))
+      assert.include(refused.message, "RELAY_BATCH_SIZE")
+    })
   )
 })
