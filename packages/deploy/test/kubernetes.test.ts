@@ -108,16 +108,25 @@ describe.each(renders)("$dir", ({ objects }) => {
     }
   )
 
+  /** The value of `--<flag>=<n>` in a NODE_OPTIONS string. */
+  const flagOf = (options: string, flag: string) => Number(new RegExp(`--${flag}=(\\d+)`).exec(options)?.[1])
+  /** A Kubernetes memory quantity in MiB (only the units these manifests use). */
+  const mebibytes = (quantity: string) => Number.parseInt(quantity, 10) * (quantity.endsWith("Gi") ? 1024 : 1)
+
   it.each(deployments.map((deployment) => [nameOf(deployment), deployment] as const))(
-    "Deployment %s runs with the heap bounds `pnpm start` gives its service (the image's default, or its own)",
+    "Deployment %s runs with its service's young generation and an old generation that fits its memory limit",
     (name, deployment) => {
       const container = deployment.spec?.template.spec?.containers[0]
       expect(isServiceName(name), `${name} is a service`).toBe(true)
       expect(container, `${name} has a container`).toBeDefined()
       if (!isServiceName(name) || container === undefined) return
-      const own = containerEnvironment(container, configMaps).env.NODE_OPTIONS
-      // The image's default is the gateway's bounds (image.test.ts); a service with others sets them.
-      expect(own ?? SERVICE_NODE_OPTIONS.gateway).toBe(SERVICE_NODE_OPTIONS[name])
+      const options = containerEnvironment(container, configMaps).env.NODE_OPTIONS ?? ""
+      const flag = "max-semi-space-size"
+      expect(flagOf(options, flag)).toBe(flagOf(SERVICE_NODE_OPTIONS[name], flag))
+      // V8 must feel heap pressure before the kernel kills the pod: the old generation, plus about
+      // 128 MiB for the young generation, code, native memory and the Node binary's pages.
+      const limit = mebibytes(String(container.resources?.limits?.memory ?? "0"))
+      expect(flagOf(options, "max-old-space-size")).toBeLessThanOrEqual(limit - 128)
     }
   )
 

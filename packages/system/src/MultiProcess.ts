@@ -43,9 +43,10 @@ const heapBounds = (semiSpaceMb: number) => `--max-semi-space-size=${semiSpaceMb
  * generation's limit leaves room for the in-memory record store (NOTIFICATION_STORE=memory keeps
  * every record). The consumer allocates the most per unit of work: with 8 MB semi-spaces instead
  * of 4 it spent 3-16 % less CPU per event in alternating quick runs (not visible in the noise of
- * the full runs), for about 13 MB of RSS. The image
- * sets the gateway's and tasks' bounds as its default, and the deployments set notifications'
- * (infra/compose, infra/k8s). Flags in your own NODE_OPTIONS come after these, so they win.
+ * the full runs), for about 13 MB of RSS. The image sets the gateway's and tasks' bounds as its
+ * default and compose.yaml notifications'; in Kubernetes each service gets its young generation
+ * and an old generation sized to its pod's memory limit (infra/k8s). Flags in your own
+ * NODE_OPTIONS come after these, so they win.
  */
 export const SERVICE_NODE_OPTIONS: Readonly<Record<ServiceProcess["name"], string>> = {
   tasks: heapBounds(4),
