@@ -941,7 +941,7 @@ const main = async () => {
   )
   let publishBaseline: Stat | undefined
   // For the runs below that start a service by itself; the systems' `pnpm start` builds them again, to the same files.
-  await Bundle.bundle(["tasks", "notifications", "gateway"])
+  await Bundle.bundle(Bundle.SERVICES)
   try {
     // A system of its own (database, vhost, processes) for each of the two, so the end-to-end runs
     // start with an empty notification store and no backlog left by the create runs.

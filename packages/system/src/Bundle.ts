@@ -8,9 +8,10 @@
  * tests and the embedded mode still run the TypeScript as it is.
  */
 import { fileURLToPath } from "node:url"
-import type { ServiceProcess } from "./MultiProcess.ts"
 
-type Service = ServiceProcess["name"]
+/** The services, in the order the multi-process mode starts them. */
+export const SERVICES = ["tasks", "notifications", "gateway"] as const
+export type Service = (typeof SERVICES)[number]
 
 /**
  * Left to Node, each a dependency of every service whose code imports it: packages that find their

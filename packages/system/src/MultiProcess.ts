@@ -9,7 +9,7 @@ import * as Bundle from "./Bundle.ts"
 import type { SystemSettings } from "./SystemConfig.ts"
 
 export interface ServiceProcess {
-  readonly name: "tasks" | "notifications" | "gateway"
+  readonly name: Bundle.Service
   readonly env: Readonly<Record<string, string>>
 }
 
@@ -66,7 +66,15 @@ const STOP_GRACE_MS = 20_000
  * this process: 0 only when every service was asked to stop and exited 0 by itself.
  */
 export const run = async (processes: ReadonlyArray<ServiceProcess>): Promise<number> => {
-  await Bundle.bundle(processes.map(({ name }) => name))
+  try {
+    await Bundle.bundle(processes.map(({ name }) => name))
+  } catch (error) {
+    // Nothing started yet: say what failed and stop, rather than end on an unhandled rejection.
+    process.stderr.write(
+      `[workstream] could not bundle the services: ${error instanceof Error ? error.message : String(error)}\n`
+    )
+    return 1
+  }
   return supervise(processes)
 }
 

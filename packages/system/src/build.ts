@@ -4,9 +4,8 @@
  */
 import * as Bundle from "./Bundle.ts"
 
-const SERVICES = ["tasks", "notifications", "gateway"] as const
-type Service = (typeof SERVICES)[number]
-const isService = (name: string): name is Service => (SERVICES as ReadonlyArray<string>).includes(name)
+const { SERVICES } = Bundle
+const isService = (name: string): name is Bundle.Service => (SERVICES as ReadonlyArray<string>).includes(name)
 
 const asked = process.argv.slice(2)
 const unknown = asked.filter((name) => !isService(name))

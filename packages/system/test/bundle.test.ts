@@ -8,9 +8,8 @@ import { isBuiltin } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bundle, EXTERNAL } from "../src/Bundle.ts"
+import { bundle, EXTERNAL, SERVICES as services } from "../src/Bundle.ts"
 
-const services = ["tasks", "notifications", "gateway"] as const
 // `ws` asks for these native speed-ups inside a try/catch and works without them.
 const OPTIONAL = ["bufferutil", "utf-8-validate"]
 

@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { AMQP_URL, databaseOf, freshDatabase, spawnService } from "@workstream/tasks/testing"
 import { Effect, Fiber, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
+import { SERVICES } from "../src/Bundle.ts"
 import { SERVICE_NODE_OPTIONS } from "../src/MultiProcess.ts"
 import {
   allNotifications,
@@ -67,7 +68,7 @@ describe("the multi-process mode (`pnpm start` with the servers configured)", ()
           "workstream.task.completed.v1",
           "workstream.task.created.v1"
         ])
-        for (const service of ["tasks", "notifications", "gateway"] as const) {
+        for (const service of SERVICES) {
           assert.match(system.output(), new RegExp(`^\\[${service}\\]\\s+\\{`, "m"), `${service}'s lines are prefixed`)
           const pid = descendantRunning(system.child.pid ?? -1, `packages/${service}/dist/main.mjs`)
           const environment = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")

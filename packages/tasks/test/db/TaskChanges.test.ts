@@ -29,21 +29,16 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
   const T = DateTime.makeUnsafe(Date.UTC(2100, 0, 1))
   const claim = (key: string, request_hash: string, expires_at = T): KeyClaim => ({ key, request_hash, expires_at })
 
-  /** A create decided at a fresh instant: its task, and its events as outbox rows. */
-  const creation = (fields: NewTaskFields = { title: "A task" }) =>
+  /** A decision made at a fresh instant: its task, and its events as outbox rows. */
+  const decided = (decide: (at: number) => ReturnType<typeof transitioned>) =>
     Effect.gen(function* () {
       const at = yield* now
-      const decision = yield* created(at, fields)
+      const decision = yield* decide(at)
       const events = (yield* envelopesOf(decision, at)).map((envelope) => ({ envelope }))
       return { task: decision.task, events }
     })
-  const transition = (task: Task, name: Transition) =>
-    Effect.gen(function* () {
-      const at = yield* now
-      const decision = yield* transitioned(task, name, at)
-      const events = (yield* envelopesOf(decision, at)).map((envelope) => ({ envelope }))
-      return { task: decision.task, events }
-    })
+  const creation = (fields: NewTaskFields = { title: "A task" }) => decided((at) => created(at, fields))
+  const transition = (task: Task, name: Transition) => decided((at) => transitioned(task, name, at))
 
   /** What is stored of a task: its row, and the ids of the outbox rows about it, in seq order. */
   const stored = (id: TaskId) =>
