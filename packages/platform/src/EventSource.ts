@@ -21,6 +21,8 @@ export interface Delivery {
   readonly messageId: string
   readonly routingKey: string
   readonly headers: Readonly<Record<string, unknown>>
+  /** The broker delivered this message before (to this consumer or another): it may have been handled already. */
+  readonly redelivered: boolean
   /** The broker forgets the message: call once its fate is settled. */
   readonly ack: Effect.Effect<void>
   /** The broker delivers the message again now (to this consumer or another); no-op once acked. */
@@ -160,6 +162,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
     messageId: String(message.properties.messageId ?? ""),
     routingKey: message.fields.routingKey,
     headers: message.properties.headers ?? {},
+    redelivered: message.fields.redelivered,
     copyTo: (queue, headers) =>
       Effect.callback<void, CopyNotConfirmed>((resume) => {
         try {
@@ -288,23 +291,28 @@ const makeInMemory = Effect.fnUntraced(function* (options: Omit<Options, "topolo
     }),
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
-      const consumer = yield* broker.consume(topology.queue.name, options.prefetch, ({ message, ack, nack }) => {
-        run(
-          settling(
-            handle,
-            {
-              body: Buffer.from(message.body).toString("utf8"),
-              messageId: message.messageId,
-              routingKey: message.routingKey,
-              headers: message.headers,
-              copyTo: (queue, headers) =>
-                broker.sendToQueue(queue, { ...message, headers: { ...message.headers, ...headers } })
-            },
-            ack,
-            nack
+      const consumer = yield* broker.consume(
+        topology.queue.name,
+        options.prefetch,
+        ({ message, redelivered, ack, nack }) => {
+          run(
+            settling(
+              handle,
+              {
+                body: Buffer.from(message.body).toString("utf8"),
+                messageId: message.messageId,
+                routingKey: message.routingKey,
+                headers: message.headers,
+                redelivered,
+                copyTo: (queue, headers) =>
+                  broker.sendToQueue(queue, { ...message, headers: { ...message.headers, ...headers } })
+              },
+              ack,
+              nack
+            )
           )
-        )
-      })
+        }
+      )
       // Released in reverse: drain first, then the broker takes back what is still unacked.
       yield* drainOnClose(consumer.cancel, fibers, options.drainTimeout)
     })

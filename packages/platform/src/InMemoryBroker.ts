@@ -22,6 +22,8 @@ export interface BrokerMessage {
 
 export interface InMemoryDelivery {
   readonly message: BrokerMessage
+  /** Delivered before and handed back (nacked, or its consumer went away). */
+  readonly redelivered: boolean
   /** Idempotent; the slot it held is free for the next message. */
   readonly ack: () => void
   /** Hands the message back (to the front, or to the DLQ past the delivery limit); no-op once acked. */
@@ -122,6 +124,7 @@ const make = Effect.fnUntraced(function* (topology: Topology.Topology) {
       holder.unacked.add(entry)
       holder.deliver({
         message: entry.message,
+        redelivered: entry.deliveries > 1,
         ack: () => {
           if (holder.unacked.delete(entry)) dispatch(name)
         },

@@ -50,7 +50,7 @@ const assertOneTrace = (rpc: string, route: string, command: "Tasks.create" | "T
   assert.strictEqual(parentOf(create), decided.spanContext().spanId, "create joins the command that made the event")
   const processing = trace.named("process workstream.notifications", (s) => parentOf(s) === create.spanContext().spanId)
   assert.isTrue(trace.descendsFrom(trace.named("record"), processing), "record under process")
-  assert.isTrue(trace.descendsFrom(trace.named("dedupe seen"), processing), "dedupe under process")
+  assert.isTrue(trace.descendsFrom(trace.named("dedupe mark"), processing), "dedupe under process")
   const send = exporter
     .getFinishedSpans()
     .find(

@@ -105,7 +105,7 @@ export const layer = (options: Options) =>
         const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
         const work = Effect.gen(function* () {
           const attempts = attemptsOf(delivery)
-          const outcome = yield* processEvent(delivery.body, attempts).pipe(
+          const outcome = yield* processEvent(delivery.body, { attempts, redelivered: delivery.redelivered }).pipe(
             Effect.retry(options.inPlaceRetry),
             Effect.result
           )

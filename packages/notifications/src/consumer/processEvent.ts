@@ -22,18 +22,31 @@ const hotPath = { captureStackTrace: false } as const
 
 export type TransientFailure = StoreUnavailable | DedupeUnavailable
 
+/** How this message reached the consumer. */
+export interface Arrival {
+  /** Deliveries of this event it took so far, this one included (1 for the first). */
+  readonly attempts: number
+  /** The broker handed it out before: it may have been processed already. */
+  readonly redelivered: boolean
+}
+
 /**
  * The processor over the consumer's stores, resolved once: the per-message path looks nothing up.
  * It runs inside the consumer's `process` span, so it opens no span of its own.
  */
 export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: NotificationRecords["Service"]) =>
-  Effect.fnUntraced(function* (body: string, attempts: number): Effect.fn.Return<Outcome, TransientFailure> {
+  Effect.fnUntraced(function* (body: string, arrival: Arrival): Effect.fn.Return<Outcome, TransientFailure> {
     const decoded = decodeEvent(body)
     if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
     const event = decoded.success
     // The event's own ids, beside the transport's (messaging.message.id): they differ for a mislabelled message.
     yield* Effect.annotateCurrentSpan({ "workstream.event_id": event.event_id, "workstream.trace_id": event.trace_id })
-    if (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath))) {
+    // Only a message that may have been processed before asks the fast path: a redelivery, or a
+    // copy back from a retry queue. A first delivery of a duplicate publish (the relay publishes at
+    // least once) is answered by the store's unique index instead: one Redis command per event on
+    // the common path, not two (the check was a sixth of the consumer's CPU).
+    const mayRepeat = arrival.redelivered || arrival.attempts > 1
+    if (mayRepeat && (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath)))) {
       yield* Metric.update(dedupeHits, 1)
       return { _tag: "Duplicate", eventId: event.event_id }
     }
@@ -45,7 +58,7 @@ export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: Notifi
         occurred_at: event.occurred_at,
         received_at: yield* DateTime.now,
         trace_id: event.trace_id,
-        attempts,
+        attempts: arrival.attempts,
         payload: event.payload
       })
       .pipe(Effect.withSpan("record", undefined, hotPath))

@@ -3,6 +3,7 @@ import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstrea
 import { freshDatabase, freshTopology, settingsFor, startTasks } from "@workstream/tasks/testing"
 import amqp from "amqplib"
 import { DateTime, Effect, Option, Result, Schedule } from "effect"
+import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
 import { AMQP_URL, json, startNotifications } from "./support.ts"
 
 /** A created-task event as the tasks service would publish it. */
@@ -19,11 +20,16 @@ const createdEvent = Effect.gen(function* () {
 })
 
 /** Publishes bodies straight to the exchange, as a misbehaving or repeating producer would. */
-const publishRaw = (exchange: string, messages: ReadonlyArray<{ routingKey: string; body: string; id: string }>) =>
+const publishRaw = (
+  exchange: string,
+  messages: ReadonlyArray<{ routingKey: string; body: string; id: string; headers?: Record<string, unknown> }>
+) =>
   Effect.promise(async () => {
     const connection = await amqp.connect(AMQP_URL)
     const channel = await connection.createConfirmChannel()
-    for (const m of messages) channel.publish(exchange, m.routingKey, Buffer.from(m.body), { messageId: m.id })
+    for (const m of messages) {
+      channel.publish(exchange, m.routingKey, Buffer.from(m.body), { messageId: m.id, headers: m.headers ?? {} })
+    }
     await channel.waitForConfirms()
     await connection.close()
   })
@@ -42,7 +48,7 @@ const value = (text: string, name: string, labels: Record<string, string> = {}):
 
 describe("the metrics after a known sequence of events", () => {
   it.live(
-    "3 creates, 1 event delivered twice, 1 poison message: counted by outcome, dedupe hit, DLQ depth, published, RPCs; the DLQ over its bound degrades /readyz",
+    "3 creates, 1 event published twice then back from a retry queue, 1 poison message: counted by outcome, dedupe hit, DLQ depth, published, RPCs; the DLQ over its bound degrades /readyz",
     () =>
       Effect.gen(function* () {
         const topology = yield* freshTopology
@@ -73,10 +79,13 @@ describe("the metrics after a known sequence of events", () => {
             value(text, "notifications_events_consumed_total", { outcome: "recorded" }) === 4 &&
             value(text, "notifications_events_consumed_total", { outcome: "dead_lettered" }) === 1
         )
-        // Delivered again once it is recorded: the Redis fast path answers.
+        // Published again once it is recorded: a first delivery, so the store's unique index answers.
         yield* publishRaw(topology.exchange, [once])
+        yield* metricsWhen((text) => value(text, "notifications_events_consumed_total", { outcome: "duplicate" }) === 1)
+        // Back as a retry queue hands it back (its attempts counted): the Redis fast path answers.
+        yield* publishRaw(topology.exchange, [{ ...once, headers: { [EventConsumer.ATTEMPTS_HEADER]: 1 } }])
         const settled = yield* metricsWhen(
-          (text) => value(text, "notifications_events_consumed_total", { outcome: "duplicate" }) === 1
+          (text) => value(text, "notifications_events_consumed_total", { outcome: "duplicate" }) === 2
         )
         assert.strictEqual(value(settled, "notifications_events_consumed_total", { outcome: "recorded" }), 4)
         assert.strictEqual(value(settled, "notifications_dedupe_hits_total"), 1)
