@@ -13,7 +13,7 @@
  */
 
 import { Ids } from "@workstream/domain"
-import { EventSource, Topology, TraceContext } from "@workstream/platform"
+import { EventSource, Topology, TraceContext, Tracing } from "@workstream/platform"
 import { Cause, DateTime, Effect, Layer, Metric, type Schedule } from "effect"
 import { DedupeStore } from "../dedupe/DedupeStore.ts"
 import { NotificationRecords } from "../store/NotificationRecords.ts"
@@ -61,7 +61,7 @@ export const layer = (options: Options) =>
       const source = yield* EventSource.EventSource
       const { topology } = source
       const records = yield* NotificationRecords
-      const processEvent = makeProcessEvent(yield* DedupeStore, records)
+      const processEvent = makeProcessEvent(yield* DedupeStore, records, yield* Tracing.exporting)
 
       /**
        * Copies the message to the DLQ with why (confirmed), then keeps a record of it for the debug

@@ -4,6 +4,7 @@
  * changes nothing). Poison is an outcome, not a failure; a failure means "try again later".
  */
 import { decodeEvent } from "@workstream/domain"
+import { Tracing } from "@workstream/platform"
 import { DateTime, Effect, Metric, Result } from "effect"
 import type { DedupeStore, DedupeUnavailable } from "../dedupe/DedupeStore.ts"
 import type { NotificationRecords, StoreUnavailable } from "../store/NotificationRecords.ts"
@@ -17,9 +18,6 @@ const dedupeHits = Metric.counter("notifications_dedupe_hits_total", {
   description: "redeliveries answered by the Redis fast path without touching the store"
 })
 
-/** Spans on the per-message path skip the stack trace Effect captures by default: it was 5 % of the consumer's CPU. */
-const hotPath = { captureStackTrace: false } as const
-
 export type TransientFailure = StoreUnavailable | DedupeUnavailable
 
 /** How this message reached the consumer. */
@@ -32,10 +30,17 @@ export interface Arrival {
 
 /**
  * The processor over the consumer's stores, resolved once: the per-message path looks nothing up.
- * It runs inside the consumer's `process` span, so it opens no span of its own.
+ * It runs inside the consumer's `process` span; its steps have spans when traces are exported.
  */
-export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: NotificationRecords["Service"]) =>
-  Effect.fnUntraced(function* (body: string, arrival: Arrival): Effect.fn.Return<Outcome, TransientFailure> {
+export const makeProcessEvent = (
+  dedupe: DedupeStore["Service"],
+  records: NotificationRecords["Service"],
+  exported: boolean
+) => {
+  const seenStep = Tracing.step(exported, "dedupe seen")
+  const recordStep = Tracing.step(exported, "record")
+  const markStep = Tracing.step(exported, "dedupe mark")
+  return Effect.fnUntraced(function* (body: string, arrival: Arrival): Effect.fn.Return<Outcome, TransientFailure> {
     const decoded = decodeEvent(body)
     if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
     const event = decoded.success
@@ -46,7 +51,7 @@ export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: Notifi
     // least once) is answered by the store's unique index instead: one Redis command per event on
     // the common path, not two (the check was a sixth of the consumer's CPU).
     const mayRepeat = arrival.redelivered || arrival.attempts > 1
-    if (mayRepeat && (yield* dedupe.seen(event.event_id).pipe(Effect.withSpan("dedupe seen", undefined, hotPath)))) {
+    if (mayRepeat && (yield* dedupe.seen(event.event_id).pipe(seenStep))) {
       yield* Metric.update(dedupeHits, 1)
       return { _tag: "Duplicate", eventId: event.event_id }
     }
@@ -61,8 +66,9 @@ export const makeProcessEvent = (dedupe: DedupeStore["Service"], records: Notifi
         attempts: arrival.attempts,
         payload: event.payload
       })
-      .pipe(Effect.withSpan("record", undefined, hotPath))
+      .pipe(recordStep)
     // Also after a duplicate: the record exists, so the fast path should know it.
-    yield* dedupe.markProcessed(event.event_id).pipe(Effect.withSpan("dedupe mark", undefined, hotPath))
+    yield* dedupe.markProcessed(event.event_id).pipe(markStep)
     return { _tag: outcome === "recorded" ? "Recorded" : "Duplicate", eventId: event.event_id }
   })
+}
