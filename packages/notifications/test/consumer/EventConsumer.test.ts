@@ -1,16 +1,17 @@
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
-import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstream/domain"
+import { encodeEvent } from "@workstream/domain"
 import { AmqpConnection, EventPublisher, EventSource, type Topology } from "@workstream/platform"
 import { closeConnectionFromBroker } from "@workstream/platform/testing"
 import { freshTopologyWith, takeMessages } from "@workstream/tasks/testing"
 import amqp from "amqplib"
-import { DateTime, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Result, Schedule, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Option, Redacted, Ref, Schedule, Scope } from "effect"
 import { Redis } from "ioredis"
 import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
 import { dedupeInRedis, NotificationRecords, recordsInMemory, StoreUnavailable } from "../../src/index.ts"
 import { replay } from "../../src/replay/DlqReplay.ts"
+import { createdEvent } from "../events.ts"
 
 const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -27,21 +28,6 @@ const flushDedupe = async () => {
     redis.disconnect()
   }
 }
-
-/** A created-task event as the tasks service would publish it. */
-const createdEvent = Effect.gen(function* () {
-  const task_id = yield* Ids.taskId
-  const { events } = Result.getOrThrow(
-    Lifecycle.decide(
-      Option.none(),
-      TaskCommand.CreateTask({ task_id, fields: { title: "Notify me" } }),
-      yield* DateTime.now
-    )
-  )
-  const [change] = events
-  if (change === undefined) return yield* Effect.die("a create emits an event")
-  return toEnvelope(change, { event_id: yield* Ids.eventId, trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" })
-})
 
 /** A store whose first `failures` record calls fail, as a Mongo outage would. */
 const flakyRecords = (failures: number) =>

@@ -1,23 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { encodeEvent, Ids, Lifecycle, TaskCommand, toEnvelope } from "@workstream/domain"
+import { encodeEvent } from "@workstream/domain"
 import { freshDatabase, freshTopology, settingsFor, startTasks } from "@workstream/tasks/testing"
 import amqp from "amqplib"
-import { DateTime, Effect, Option, Result, Schedule } from "effect"
+import { Effect, Schedule } from "effect"
 import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
+import { createdEvent } from "../events.ts"
 import { AMQP_URL, json, startNotifications } from "./support.ts"
-
-/** A created-task event as the tasks service would publish it. */
-const createdEvent = Effect.gen(function* () {
-  const task_id = yield* Ids.taskId
-  const decided = Lifecycle.decide(
-    Option.none(),
-    TaskCommand.CreateTask({ task_id, fields: { title: "metrics" } }),
-    yield* DateTime.now
-  )
-  const [change] = Result.getOrThrow(decided).events
-  if (change === undefined) return yield* Effect.die("a create emits an event")
-  return toEnvelope(change, { event_id: yield* Ids.eventId, trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" })
-})
 
 /** Publishes bodies straight to the exchange, as a misbehaving or repeating producer would. */
 const publishRaw = (
