@@ -117,7 +117,14 @@ export class TasksClient extends Context.Service<
                 ? once.pipe(Effect.retry({ schedule: retry, while: (e) => e.code === grpc.status.UNAVAILABLE }))
                 : once
               return yield* breaker.protect(withRetries, isOutage)
-            }).pipe(Effect.withSpan(`workstream.tasks.v1.TasksService/${name}`, { kind: "client" }))
+            }).pipe(
+              // No stack trace: captured per call, it was 1.5 % of the gateway's CPU.
+              Effect.withSpan(
+                `workstream.tasks.v1.TasksService/${name}`,
+                { kind: "client" },
+                { captureStackTrace: false }
+              )
+            )
 
         const always = () => true
         const never = () => false

@@ -78,12 +78,17 @@ export const makeUnary =
         ])
       }),
       Effect.tapCause((cause) => (Cause.hasDies(cause) ? Effect.logError("gRPC handler failed", cause) : Effect.void)),
-      Effect.withSpan(`workstream.tasks.v1.TasksService/${method}`, {
-        kind: "server",
-        // Continue the caller's trace, so log lines and the event carry the request's trace id.
-        ...(parent === undefined ? {} : { parent }),
-        attributes: { "rpc.system": "grpc", "rpc.method": method }
-      }),
+      Effect.withSpan(
+        `workstream.tasks.v1.TasksService/${method}`,
+        {
+          kind: "server",
+          // Continue the caller's trace, so log lines and the event carry the request's trace id.
+          ...(parent === undefined ? {} : { parent }),
+          attributes: { "rpc.system": "grpc", "rpc.method": method }
+        },
+        // No stack trace: captured per call, and it would only point into this wrapper.
+        { captureStackTrace: false }
+      ),
       Effect.annotateLogs({ request_id: ctx.requestId, rpc: method })
     )
     const fiber = Effect.runForkWith(context)(program)

@@ -120,12 +120,16 @@ export const layer = Layer.effectDiscard(
         // One `send` span per batch, linked to each message's span: a batch serves many traces.
         // Bounded by the publisher's confirm timeout (RELAY_PUBLISH_TIMEOUT).
         const sent = yield* publisher.publishBatch(created.map((c) => c.message)).pipe(
-          Effect.withSpan(`send ${Topology.EXCHANGE}`, {
-            kind: "producer",
-            root: true,
-            links: created.map((c) => ({ span: c.span, attributes: {} })),
-            attributes: { ...messaging("send"), "messaging.batch.message_count": rows.length }
-          }),
+          Effect.withSpan(
+            `send ${Topology.EXCHANGE}`,
+            {
+              kind: "producer",
+              root: true,
+              links: created.map((c) => ({ span: c.span, attributes: {} })),
+              attributes: { ...messaging("send"), "messaging.batch.message_count": rows.length }
+            },
+            { captureStackTrace: false }
+          ),
           Effect.as(true),
           Effect.catchTag("MessageInvalid", (invalid) =>
             bounded(outbox.park(invalid.messageId, invalid.reason)).pipe(
