@@ -4,9 +4,32 @@
  * anything that failed, including bad configuration at start, exits 1.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, type Effect, Exit, type Runtime } from "effect"
+import { Cause, Effect, Exit, Layer, type LogLevel, type Runtime } from "effect"
+import * as Logging from "./Logging.ts"
+import * as Tracing from "./Tracing.ts"
 
 const teardown: Runtime.Teardown = (exit, onExit) =>
   onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1)
 
 export const run = <E, A>(program: Effect.Effect<A, E>): void => NodeRuntime.runMain(program, { teardown })
+
+/**
+ * A service's whole process: its settings read (every bad variable named at once, in JSON log
+ * lines), then its layer, with traces exported when configured and logs at the settings' level,
+ * until SIGTERM.
+ */
+export const launch = <S extends { readonly logLevel: LogLevel.LogLevel }, E1, ROut, E2>(
+  service: string,
+  options: {
+    readonly settings: Effect.Effect<S, E1>
+    readonly layer: (settings: S) => Layer.Layer<ROut, E2>
+  }
+): void =>
+  run(
+    Effect.gen(function* () {
+      const settings = yield* options.settings
+      return yield* Layer.launch(options.layer(settings).pipe(Layer.provide(Tracing.layer(service)))).pipe(
+        Effect.provide(Logging.layer({ service, level: settings.logLevel }))
+      )
+    }).pipe(Effect.provide(Logging.layer({ service, level: "Info" })))
+  )

@@ -5,7 +5,8 @@
  * carries `traceparent` across hops, at no export cost.
  */
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Config, Effect, Layer, Option, Tracer } from "effect"
+import { Config, Effect, Layer, Option, Schema, Tracer } from "effect"
+import * as ServiceConfig from "./ServiceConfig.ts"
 
 /**
  * Whether a tracing backend is installed (the OTLP export below, or a test's processor). The
@@ -31,11 +32,25 @@ export const layerWith = (service: string, processor: SpanProcessor) =>
     )
   )
 
-/** Exports over OTLP when configured; otherwise does nothing. */
+/** Where spans go: an http(s) URL, checked at start (a typo would otherwise lose every span quietly). */
+const otlpEndpoint = Config.option(
+  Config.schema(
+    Schema.String.check(
+      Schema.makeFilter((url: string) =>
+        URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)
+          ? undefined
+          : "must be a URL starting with http:// or https://, e.g. http://otel-collector:4318"
+      )
+    ),
+    "OTEL_EXPORTER_OTLP_ENDPOINT"
+  )
+)
+
+/** Exports over OTLP when configured; otherwise does nothing. A malformed endpoint fails the start. */
 export const layer = (service: string) =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const endpoint = yield* Config.option(Config.String("OTEL_EXPORTER_OTLP_ENDPOINT"))
+      const { endpoint } = yield* ServiceConfig.load({ endpoint: otlpEndpoint })
       if (Option.isNone(endpoint)) return Layer.empty
       yield* Effect.logInfo(`exporting traces to ${endpoint.value}`)
       const url = `${endpoint.value.replace(/\/+$/, "")}/v1/traces`

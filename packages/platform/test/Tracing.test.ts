@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Tracer } from "effect"
+import { ConfigProvider, Effect, Layer, Tracer } from "effect"
 import * as Tracing from "../src/Tracing.ts"
 
 /** A tracing backend, as the OTLP export installs one. */
@@ -27,6 +27,42 @@ describe("step spans", () => {
     Effect.gen(function* () {
       assert.isTrue(yield* Tracing.exporting.pipe(Effect.withTracer(backend)))
       assert.strictEqual(yield* spanInsideStep.pipe(Effect.withTracer(backend)), "step")
+    })
+  )
+})
+
+describe("the OTLP export's configuration", () => {
+  /** Whether a service built with `Tracing.layer` under this environment would export its spans. */
+  const exportingWith = (env: Record<string, string>) =>
+    Effect.scoped(
+      Effect.flatMap(Layer.build(Tracing.layer("test")), (context) =>
+        Tracing.exporting.pipe(Effect.provideContext(context))
+      )
+    ).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
+
+  it.effect("unset: nothing is installed, nothing exported", () =>
+    Effect.gen(function* () {
+      assert.isFalse(yield* exportingWith({}))
+    })
+  )
+
+  it.effect("an http(s) URL: spans are exported", () =>
+    Effect.gen(function* () {
+      assert.isTrue(yield* exportingWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }))
+    })
+  )
+
+  it.effect("anything else fails the start, naming the variable (a typo would lose every span quietly)", () =>
+    Effect.gen(function* () {
+      for (const endpoint of ["otel-collector:4318", "127.0.0.1:4318", "grpc://collector:4317", "not a url"]) {
+        const error = yield* Effect.flip(exportingWith({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }))
+        assert.strictEqual(error._tag, "ConfigInvalid", endpoint)
+        assert.include(
+          error.message,
+          "OTEL_EXPORTER_OTLP_ENDPOINT: must be a url starting with http:// or https://",
+          endpoint
+        )
+      }
     })
   )
 })
