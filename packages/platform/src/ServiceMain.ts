@@ -14,9 +14,9 @@ const teardown: Runtime.Teardown = (exit, onExit) =>
 export const run = <E, A>(program: Effect.Effect<A, E>): void => NodeRuntime.runMain(program, { teardown })
 
 /**
- * A service's whole process: its settings read (every bad variable named at once, in JSON log
- * lines), then its layer, with traces exported when configured and logs at the settings' level,
- * until SIGTERM.
+ * A service's whole process: its settings read (every bad variable of the service named at once,
+ * in JSON log lines), then its layer, with traces exported when configured (the OTLP endpoint is
+ * checked then, on its own) and logs at the settings' level, until SIGTERM.
  */
 export const launch = <S extends { readonly logLevel: LogLevel.LogLevel }, E1, ROut, E2>(
   service: string,

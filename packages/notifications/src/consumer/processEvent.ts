@@ -1,7 +1,8 @@
 /**
  * What the consumer does with one message body, independent of AMQP: decode and validate,
- * dedupe, record, mark (DESIGN §5, in that order, so a crash anywhere leads to a redelivery that
- * changes nothing). Poison is an outcome, not a failure; a failure means "try again later".
+ * dedupe (only a message that may be a repeat), record, mark (DESIGN §5, in that order, so a
+ * crash anywhere leads to a redelivery that changes nothing). Poison is an outcome, not a
+ * failure; a failure means "try again later".
  */
 import { decodeEvent } from "@workstream/domain"
 import { Tracing } from "@workstream/platform"

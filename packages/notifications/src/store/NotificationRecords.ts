@@ -1,7 +1,7 @@
 /**
  * The record store port: each processed event is recorded once, append-only, and can be
- * listed for the debug API. Two adapters (MongoDB, in-memory) share the document shape and
- * the query built here, and pass one contract suite, so they answer the same way.
+ * listed for the debug API. Two adapters (MongoDB, in-memory) run the query built here and
+ * pass one contract suite, so they answer the same way.
  */
 import { EventType, Task, TaskId } from "@workstream/domain"
 import { Context, type Effect, type Option, Schema } from "effect"
@@ -22,7 +22,8 @@ export type NotificationRecord = typeof NotificationRecord.Type
 
 /**
  * The stored document: timestamps as BSON dates (so Mongo can index and compare them), the
- * payload as its JSON wire shape. Both adapters store exactly this.
+ * payload as its JSON wire shape. The Mongo adapter stores exactly this; the in-memory one keeps
+ * the records themselves (the query's fields are the same strings in both).
  */
 export const RecordDocument = Schema.Struct({
   ...NotificationRecord.fields,

@@ -9,7 +9,14 @@ import amqp from "amqplib"
 import { Duration, Effect, Exit, Layer, Option, Redacted, Ref, Schedule, Scope } from "effect"
 import { Redis } from "ioredis"
 import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
-import { dedupeInRedis, NotificationRecords, recordsInMemory, StoreUnavailable } from "../../src/index.ts"
+import {
+  DedupeStore,
+  type DedupeUnavailable,
+  dedupeInRedis,
+  NotificationRecords,
+  recordsInMemory,
+  StoreUnavailable
+} from "../../src/index.ts"
 import { replay } from "../../src/replay/DlqReplay.ts"
 import { createdEvent } from "../events.ts"
 
@@ -85,16 +92,74 @@ const slowRecords = Layer.effect(
   )
 ).pipe(Layer.provide(recordsInMemory))
 
+/**
+ * A dedupe store that, the first time it has marked an event, cuts the consumer's connection from
+ * the broker side and dies there, before the ack: the broker redelivers an event that was fully
+ * processed. With `flush`, the keys are gone too before the redelivery (a Redis restart). It
+ * counts the fast path's hits.
+ */
+const markThenCrash = (options: { readonly flush: boolean }) => {
+  let hits = 0
+  const around = (connectionName: string) => (real: Layer.Layer<DedupeStore, DedupeUnavailable>) =>
+    Layer.effect(
+      DedupeStore,
+      Effect.gen(function* () {
+        const store = yield* DedupeStore
+        const crashed = yield* Ref.make(false)
+        return DedupeStore.of({
+          seen: (eventId) => Effect.tap(store.seen(eventId), (seen) => Effect.sync(() => (hits += seen ? 1 : 0))),
+          markProcessed: (eventId) =>
+            Effect.andThen(
+              store.markProcessed(eventId),
+              Effect.flatMap(Ref.getAndSet(crashed, true), (already) =>
+                already
+                  ? Effect.void
+                  : Effect.promise(() => (options.flush ? flushDedupe() : Promise.resolve())).pipe(
+                      Effect.andThen(closeConnectionFromBroker(connectionName)),
+                      Effect.orDie,
+                      Effect.andThen(Effect.interrupt)
+                    )
+              )
+            )
+        })
+      })
+    ).pipe(Layer.provide(real))
+  return { around, hits: () => hits }
+}
+
+/** The in-memory store, counting its record calls: whether the store was asked at all. */
+const countingRecords = () => {
+  let calls = 0
+  const layer = Layer.effect(
+    NotificationRecords,
+    Effect.map(Effect.service(NotificationRecords), (real) =>
+      NotificationRecords.of({
+        ...real,
+        record: (record) =>
+          Effect.suspend(() =>
+            Effect.andThen(
+              Effect.sync(() => calls++),
+              real.record(record)
+            )
+          )
+      })
+    )
+  ).pipe(Layer.provide(recordsInMemory))
+  return { layer, calls: () => calls }
+}
+
 /** Consumer, publisher and stores on a topology of their own, with short retry delays. */
 const system = (
   topology: Topology.Topology,
   records: Layer.Layer<NotificationRecords> = recordsInMemory,
-  connectionName = `ws-test-consumer-${unique()}`
+  connectionName = `ws-test-consumer-${unique()}`,
+  dedupe: (real: Layer.Layer<DedupeStore, DedupeUnavailable>) => Layer.Layer<DedupeStore, DedupeUnavailable> = (real) =>
+    real
 ) => {
   const connection = AmqpConnection.AmqpConnection.layer({ url: AMQP_URL, connectionName })
   const stores = Layer.mergeAll(
     records,
-    dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix: DEDUPE_PREFIX })
+    dedupe(dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix: DEDUPE_PREFIX }))
   )
   const consumer = EventConsumer.layer({
     inPlaceRetry: Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 1 }))
@@ -117,13 +182,18 @@ const testTopology = freshTopologyWith({ retryDelays: [Duration.millis(200), Dur
 /** Runs `body` against a live consumer on a topology of its own, then removes the topology. */
 const withSystem = <A>(
   body: (topology: Topology.Topology) => Effect.Effect<A, unknown, NotificationRecords | EventPublisher.EventPublisher>,
-  records?: (connectionName: string) => Layer.Layer<NotificationRecords>
+  records?: (connectionName: string) => Layer.Layer<NotificationRecords>,
+  dedupe?: (
+    connectionName: string
+  ) => (real: Layer.Layer<DedupeStore, DedupeUnavailable>) => Layer.Layer<DedupeStore, DedupeUnavailable>
 ) =>
   Effect.gen(function* () {
     // Its own names, short retry delays, removed from the broker when the test ends.
     const topology = yield* testTopology
     const connectionName = `ws-test-consumer-${unique()}`
-    const context = yield* Layer.build(system(topology, records?.(connectionName), connectionName))
+    const context = yield* Layer.build(
+      system(topology, records?.(connectionName), connectionName, dedupe?.(connectionName))
+    )
     return yield* body(topology).pipe(Effect.provide(context))
   })
 
@@ -309,19 +379,56 @@ describe("the notifications consumer", () => {
     40_000
   )
 
-  it.live("with the dedupe keys flushed between deliveries, a redelivered event is still recorded once", () =>
-    withSystem(() =>
-      Effect.gen(function* () {
-        const records = yield* NotificationRecords
-        const event = yield* createdEvent
-        yield* publish(event.event_type, encodeEvent(event), event.event_id)
-        yield* waitFor(records.get(event.event_id), Option.isSome)
-        yield* Effect.promise(() => flushDedupe())
-        yield* publish(event.event_type, encodeEvent(event), event.event_id)
-        yield* Effect.sleep("500 millis")
-        assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
-      })
-    )
+  it.live(
+    "a redelivery of an event fully processed (cut off between the dedupe mark and the ack) is answered by the Redis fast path, without asking the store",
+    () => {
+      const store = countingRecords()
+      const dedupe = markThenCrash({ flush: false })
+      return withSystem(
+        (topology) =>
+          Effect.gen(function* () {
+            const records = yield* NotificationRecords
+            const event = yield* createdEvent
+            yield* publish(event.event_type, encodeEvent(event), event.event_id)
+            yield* waitFor(
+              Effect.sync(() => dedupe.hits()),
+              (hits) => hits === 1
+            )
+            // Acked this time: the queue holds nothing, ready or unacked.
+            yield* waitFor(messagesIn(topology.queue.name), (n) => n === 0)
+            assert.strictEqual(store.calls(), 1, "the redelivery never reached the store")
+            assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+          }),
+        () => store.layer,
+        dedupe.around
+      )
+    }
+  )
+
+  it.live(
+    "with the dedupe keys flushed before the redelivery, the store's unique index answers it: still one record",
+    () => {
+      const store = countingRecords()
+      const dedupe = markThenCrash({ flush: true })
+      return withSystem(
+        (topology) =>
+          Effect.gen(function* () {
+            const records = yield* NotificationRecords
+            const event = yield* createdEvent
+            yield* publish(event.event_type, encodeEvent(event), event.event_id)
+            // The fast path knew nothing, so the store was asked again.
+            yield* waitFor(
+              Effect.sync(() => store.calls()),
+              (calls) => calls === 2
+            )
+            yield* waitFor(messagesIn(topology.queue.name), (n) => n === 0)
+            assert.strictEqual(dedupe.hits(), 0)
+            assert.strictEqual((yield* records.list({ task_id: event.payload.id, limit: 10 })).length, 1)
+          }),
+        () => store.layer,
+        dedupe.around
+      )
+    }
   )
 
   it.live(
