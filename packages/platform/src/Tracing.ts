@@ -39,11 +39,12 @@ export const layerWith = (service: string, processor: SpanProcessor) =>
 const otlpEndpoint = Config.option(
   Config.schema(
     Schema.String.check(
-      Schema.makeFilter((url: string) =>
-        URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)
+      Schema.makeFilter((url: string) => {
+        const protocol = URL.parse(url)?.protocol
+        return protocol === "http:" || protocol === "https:"
           ? undefined
           : "must be a URL starting with http:// or https://, e.g. http://otel-collector:4318"
-      )
+      })
     ),
     "OTEL_EXPORTER_OTLP_ENDPOINT"
   )

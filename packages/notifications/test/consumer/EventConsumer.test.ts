@@ -58,26 +58,30 @@ const flakyRecords = (failures: number) =>
   ).pipe(Layer.provide(recordsInMemory))
 
 /**
- * A store that, the first time it has recorded, cuts the consumer's connection from the broker side
- * and dies there, before the dedupe mark and the ack: the crash between record and ack.
+ * A crash before the ack, once: the first run does `before`, then cuts the consumer's connection
+ * from the broker side and dies there; every later run does nothing.
  */
+const crashOnce = (connectionName: string, before: Effect.Effect<void> = Effect.void) =>
+  Effect.map(Ref.make(false), (crashed) =>
+    Effect.flatMap(Ref.getAndSet(crashed, true), (already) =>
+      already
+        ? Effect.void
+        : before.pipe(
+            Effect.andThen(closeConnectionFromBroker(connectionName)),
+            Effect.orDie,
+            Effect.andThen(Effect.interrupt)
+          )
+    )
+  )
+
+/** A store that crashes the first time it has recorded, before the dedupe mark and the ack. */
 const recordsThenCrash = (connectionName: string) =>
   Layer.effect(
     NotificationRecords,
     Effect.gen(function* () {
       const real = yield* NotificationRecords
-      const crashed = yield* Ref.make(false)
-      return NotificationRecords.of({
-        ...real,
-        record: (record) =>
-          Effect.flatMap(real.record(record), (outcome) =>
-            Effect.flatMap(Ref.getAndSet(crashed, true), (already) =>
-              already
-                ? Effect.succeed(outcome)
-                : closeConnectionFromBroker(connectionName).pipe(Effect.orDie, Effect.andThen(Effect.interrupt))
-            )
-          )
-      })
+      const crash = yield* crashOnce(connectionName)
+      return NotificationRecords.of({ ...real, record: (record) => Effect.tap(real.record(record), () => crash) })
     })
   ).pipe(Layer.provide(recordsInMemory))
 
@@ -93,10 +97,9 @@ const slowRecords = Layer.effect(
 ).pipe(Layer.provide(recordsInMemory))
 
 /**
- * A dedupe store that, the first time it has marked an event, cuts the consumer's connection from
- * the broker side and dies there, before the ack: the broker redelivers an event that was fully
- * processed. With `flush`, the keys are gone too before the redelivery (a Redis restart). It
- * counts the fast path's hits.
+ * A dedupe store that crashes the first time it has marked an event, before the ack: the broker
+ * redelivers an event that was fully processed. With `flush`, the keys are gone too before the
+ * redelivery (a Redis restart). It counts the fast path's hits.
  */
 const markThenCrash = (options: { readonly flush: boolean }) => {
   let hits = 0
@@ -105,22 +108,10 @@ const markThenCrash = (options: { readonly flush: boolean }) => {
       DedupeStore,
       Effect.gen(function* () {
         const store = yield* DedupeStore
-        const crashed = yield* Ref.make(false)
+        const crash = yield* crashOnce(connectionName, options.flush ? Effect.promise(flushDedupe) : Effect.void)
         return DedupeStore.of({
           seen: (eventId) => Effect.tap(store.seen(eventId), (seen) => Effect.sync(() => (hits += seen ? 1 : 0))),
-          markProcessed: (eventId) =>
-            Effect.andThen(
-              store.markProcessed(eventId),
-              Effect.flatMap(Ref.getAndSet(crashed, true), (already) =>
-                already
-                  ? Effect.void
-                  : Effect.promise(() => (options.flush ? flushDedupe() : Promise.resolve())).pipe(
-                      Effect.andThen(closeConnectionFromBroker(connectionName)),
-                      Effect.orDie,
-                      Effect.andThen(Effect.interrupt)
-                    )
-              )
-            )
+          markProcessed: (eventId) => Effect.andThen(store.markProcessed(eventId), crash)
         })
       })
     ).pipe(Layer.provide(real))
@@ -136,11 +127,9 @@ const countingRecords = () => {
       NotificationRecords.of({
         ...real,
         record: (record) =>
-          Effect.suspend(() =>
-            Effect.andThen(
-              Effect.sync(() => calls++),
-              real.record(record)
-            )
+          Effect.andThen(
+            Effect.sync(() => void calls++),
+            real.record(record)
           )
       })
     )
