@@ -55,7 +55,11 @@ const PRUNE_CHUNK = 5_000
 export class OutboxStore extends Context.Service<
   OutboxStore,
   {
-    readonly nextBatch: (limit: number) => Effect.Effect<ReadonlyArray<OutboxRow>, SqlError.SqlError>
+    /** The first unpublished rows in `seq` order, passing over `inFlight` (seqs being published, not yet marked). */
+    readonly nextBatch: (
+      limit: number,
+      inFlight?: ReadonlyArray<string>
+    ) => Effect.Effect<ReadonlyArray<OutboxRow>, SqlError.SqlError>
     readonly markPublished: (seqs: ReadonlyArray<string>) => Effect.Effect<void, SqlError.SqlError>
     /** Sets an unpublishable row aside with the reason; the relay passes it from now on. */
     readonly park: (eventId: string, reason: string) => Effect.Effect<void, SqlError.SqlError>
@@ -69,12 +73,18 @@ export class OutboxStore extends Context.Service<
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
 
-      const nextBatch = Effect.fn("OutboxStore.nextBatch")(function* (limit: number) {
+      const nextBatch = Effect.fn("OutboxStore.nextBatch")(function* (
+        limit: number,
+        inFlight: ReadonlyArray<string> = []
+      ) {
+        // Not `seq > max(inFlight)`: a row with a lower seq may commit after the batch was read.
+        const passing = inFlight.length === 0 ? sql`` : sql`AND outbox.seq NOT IN ${sql.in(inFlight)}`
         // `outbox.seq`, not `seq`: the bare name would sort by the text alias below ("104" < "95").
         const rows = yield* sql`
           SELECT seq::text AS seq, event_id::text AS event_id, event_type, task_id::text AS task_id, body,
                  traceparent, tracestate
-          FROM outbox WHERE published_at IS NULL AND parked_at IS NULL ORDER BY outbox.seq LIMIT ${limit}`
+          FROM outbox WHERE published_at IS NULL AND parked_at IS NULL ${passing}
+          ORDER BY outbox.seq LIMIT ${limit}`
         return yield* Effect.orDie(decodeRows(rows))
       })
 

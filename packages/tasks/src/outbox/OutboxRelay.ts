@@ -105,21 +105,34 @@ export const layer = Layer.effectDiscard(
       )
 
     /**
-     * Publishes one batch; returns whether more rows may be waiting. The lease is checked before
-     * each batch, so a replica that lost the lock stops at once. Uninterruptible so SIGTERM lets it
-     * finish; every step in it is bounded. A row whose message cannot even be encoded would fail
-     * every batch it is in, forever: it is parked, and the batch goes again without it.
+     * The next rows to publish, once the lease is checked: a replica that lost the lock stops before
+     * its next batch. `inFlight` (rows being published meanwhile, not yet marked) are passed over.
      */
-    const publishBatch = (verify: Effect.Effect<void, unknown>) =>
+    const nextRows = (verify: Effect.Effect<void, unknown>, inFlight: ReadonlyArray<OutboxRow> = []) =>
+      // The lock lives on one connection: if that connection is gone, so is the lock.
+      bounded(verify).pipe(
+        Effect.mapError(() => new LeaseLost()),
+        Effect.andThen(
+          bounded(
+            outbox.nextBatch(
+              config.relayBatchSize,
+              inFlight.map((row) => row.seq)
+            )
+          )
+        )
+      )
+
+    /**
+     * Publishes the rows and waits for the broker's confirms; false when one row's message could not
+     * even be encoded. Such a row would fail every batch it is in, forever: it is parked, and the
+     * batch goes again without it (rows sent before it are published twice: duplicates are absorbed).
+     */
+    const publish = (rows: ReadonlyArray<OutboxRow>) =>
       Effect.gen(function* () {
-        // The lock lives on one connection: if that connection is gone, so is the lock.
-        yield* bounded(verify).pipe(Effect.mapError(() => new LeaseLost()))
-        const rows = yield* bounded(outbox.nextBatch(config.relayBatchSize))
-        if (rows.length === 0) return false
         const created = yield* Effect.forEach(rows, toMessage)
         // One `send` span per batch, linked to each message's span: a batch serves many traces.
         // Bounded by the publisher's confirm timeout (RELAY_PUBLISH_TIMEOUT).
-        const sent = yield* publisher.publishBatch(created.map((c) => c.message)).pipe(
+        return yield* publisher.publishBatch(created.map((c) => c.message)).pipe(
           Effect.withSpan(
             `send ${Topology.EXCHANGE}`,
             {
@@ -140,19 +153,55 @@ export const layer = Layer.effectDiscard(
             )
           )
         )
-        // Parked: go again at once with the rest (rows sent before it are published again: duplicates are absorbed).
-        if (!sent) return true
-        yield* bounded(outbox.markPublished(rows.map((row) => row.seq)))
-        yield* Metric.update(published, rows.length)
-        // A full batch means more may be waiting.
-        return rows.length === config.relayBatchSize
-      }).pipe(Effect.uninterruptible)
+      })
 
+    const markPublished = (rows: ReadonlyArray<OutboxRow>) =>
+      rows.length === 0
+        ? Effect.void
+        : bounded(outbox.markPublished(rows.map((row) => row.seq))).pipe(
+            Effect.andThen(Metric.update(published, rows.length))
+          )
+
+    /**
+     * Publishes until no row is left. While a full batch is published and confirmed, the rows
+     * confirmed before it are marked and the next batch is read, so the broker does not wait for
+     * the database (a batch is still sent only once the one before it is confirmed: commit order
+     * holds). Each round is uninterruptible, so SIGTERM lets it finish, and rows confirmed but not yet
+     * marked are marked however the drain ends; every step is bounded.
+     */
     const drain = (verify: Effect.Effect<void, unknown>) =>
-      Effect.gen(function* () {
-        while (yield* publishBatch(verify)) {
-          // More may be waiting: go on without sleeping.
-        }
+      Effect.suspend(() => {
+        let confirmed: ReadonlyArray<OutboxRow> = []
+        const markConfirmed = Effect.suspend(() => {
+          const rows = confirmed
+          return Effect.tap(
+            markPublished(rows),
+            Effect.sync(() => {
+              if (confirmed === rows) confirmed = []
+            })
+          )
+        })
+        const round = (rows: ReadonlyArray<OutboxRow>) =>
+          Effect.gen(function* () {
+            if (rows.length < config.relayBatchSize) {
+              // The last rows of the backlog: nothing to read ahead.
+              const sent = yield* publish(rows)
+              if (sent) confirmed = confirmed.concat(rows)
+              yield* markConfirmed
+              return sent ? [] : yield* nextRows(verify)
+            }
+            const [sent, following] = yield* Effect.all(
+              [publish(rows), Effect.andThen(markConfirmed, nextRows(verify, rows))],
+              { concurrency: 2 }
+            )
+            if (!sent) return yield* nextRows(verify)
+            confirmed = confirmed.concat(rows)
+            return following
+          }).pipe(Effect.uninterruptible)
+        return Effect.gen(function* () {
+          let rows = yield* nextRows(verify)
+          while (rows.length > 0) rows = yield* round(rows)
+        }).pipe(Effect.ensuring(Effect.ignore(markConfirmed)))
       })
 
     /** While this replica holds the lock: drain, then sleep until notified or the poll interval passes. */

@@ -109,6 +109,37 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
     })
   )
 
+  it.effect(
+    "nextBatch passes over the rows in flight, and only those: the relay reads ahead while a batch is confirmed",
+    () =>
+      Effect.gen(function* () {
+        yield* reset
+        const outbox = yield* store
+        const envelopes = yield* events(6)
+        yield* append(rowsOf(envelopes))
+        const [a, b, c, d, e, f] = yield* outbox.nextBatch(10)
+        if (
+          a === undefined ||
+          b === undefined ||
+          c === undefined ||
+          d === undefined ||
+          e === undefined ||
+          f === undefined
+        )
+          return assert.fail("six rows")
+        // In flight: the first two and the fourth (a row below the batch's end may commit after it was read).
+        const ahead = yield* outbox.nextBatch(2, [a.seq, b.seq, d.seq])
+        assert.deepStrictEqual(
+          ahead.map((row) => row.seq),
+          [c.seq, e.seq]
+        )
+        assert.deepStrictEqual(
+          (yield* outbox.nextBatch(10, [])).map((row) => row.seq),
+          [a, b, c, d, e, f].map((row) => row.seq)
+        )
+      })
+  )
+
   it.effect("order is numeric across digit counts and seq stays exact past 2^53", () =>
     Effect.gen(function* () {
       yield* reset

@@ -2,8 +2,9 @@ import { execFileSync } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { decodeEvent, type TaskEventEnvelope } from "@workstream/domain"
 import type { TasksServiceClient } from "@workstream/proto"
-import { Duration, Effect, Fiber, Result, Schedule } from "effect"
+import { Duration, Effect, Fiber, Layer, Result, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
+import * as Migrations from "../../src/db/migrations.ts"
 import { call, takeMessages } from "../support/clients.ts"
 import { databaseOf, freshDatabase, freshTopology, settingsFor, startTasks } from "../support/harness.ts"
 
@@ -33,6 +34,18 @@ const allPublished = (databaseUrl: string) =>
     Effect.filterOrFail((rows) => rows.every((r) => !r.unpublished)),
     Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: "30 seconds" })))
   )
+
+/** `n` unpublished rows written straight into the (migrated) outbox: the backlog an outage leaves. */
+const backlog = (databaseUrl: string, n: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`
+      INSERT INTO outbox (event_id, event_type, task_id, body)
+      SELECT gen_random_uuid(), 'workstream.task.created.v1', gen_random_uuid(), '{}' FROM generate_series(1, ${n})`
+  }).pipe(Effect.provide(Migrations.layer.pipe(Layer.provideMerge(databaseOf(databaseUrl)))))
+
+const publishedCount = (databaseUrl: string) =>
+  Effect.map(committedEvents(databaseUrl), (rows) => rows.filter((r) => !r.unpublished).length)
 
 /** Every committed event reached the queue, and each task's events arrived in commit order. */
 const assertDelivered = (
@@ -117,6 +130,61 @@ describe("outbox relay", () => {
           committed,
           messages.map((m) => m.body)
         )
+      }),
+    60_000
+  )
+
+  it.live(
+    "drains a backlog in full batches, reading the next while one is confirmed: every event once, in commit order",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        // Five full batches, then a partial one.
+        yield* backlog(databaseUrl, 230)
+        yield* startTasks(yield* settingsFor(databaseUrl, { relayBatchSize: 40 }), topology)
+        const committed = yield* allPublished(databaseUrl)
+        const messages = yield* takeMessages(topology.queue.name, committed.length, 20_000)
+        assert.deepStrictEqual(
+          messages.map((m) => m.messageId),
+          committed.map((row) => row.event_id),
+          "in seq order"
+        )
+        assert.deepStrictEqual(yield* takeMessages(topology.queue.name, 1, 500), [], "and none twice")
+      }),
+    60_000
+  )
+
+  it.live(
+    "a shutdown in the middle of a backlog leaves no confirmed event unmarked: the next leader publishes the rest, none twice",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        const total = 4_000
+        yield* backlog(databaseUrl, total)
+        // Small batches: the drain takes many rounds, so the shutdown comes in the middle of it.
+        const settings = settingsFor(databaseUrl, { relayBatchSize: 20 })
+        yield* Effect.scoped(
+          Effect.andThen(
+            startTasks(yield* settings, topology),
+            publishedCount(databaseUrl).pipe(
+              Effect.filterOrFail((n) => n > 0),
+              Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "20 seconds" })))
+            )
+          )
+        )
+        const marked = yield* publishedCount(databaseUrl)
+        assert.isBelow(marked, total, "stopped in the middle of the backlog")
+        const before = yield* takeMessages(topology.queue.name, total, 1_000)
+        assert.strictEqual(before.length, marked, "every event confirmed before the shutdown is marked, only those")
+
+        yield* startTasks(yield* settings, topology)
+        yield* allPublished(databaseUrl)
+        const after = yield* takeMessages(topology.queue.name, total - marked, 20_000)
+        const ids = new Set([...before, ...after].map((m) => m.messageId))
+        assert.strictEqual(ids.size, total, "every event published")
+        assert.deepStrictEqual(yield* takeMessages(topology.queue.name, 1, 500), [], "and none twice")
       }),
     60_000
   )
