@@ -5,7 +5,7 @@
  * unroutable or is nacked, the whole batch fails naming those ids, so the caller (the outbox
  * relay) marks nothing published and tries again; duplicates are the consumer's to absorb.
  */
-import type { ChannelModel, ConfirmChannel, Message } from "amqplib"
+import type { ConfirmChannel, Message } from "amqplib"
 import { IllegalOperationError } from "amqplib"
 import {
   Clock,
@@ -20,9 +20,10 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { AmqpConnection, BrokerUnavailable, reconnectSchedule } from "./AmqpConnection.ts"
+import { AmqpConnection, BrokerUnavailable } from "./AmqpConnection.ts"
 import { InMemoryBroker } from "./InMemoryBroker.ts"
-import { acquireScoped, reasonOf, releaseQuietly } from "./internal/acquire.ts"
+import { reasonOf, releaseQuietly } from "./internal/acquire.ts"
+import { type OpenChannel, onEveryConnection } from "./internal/channelSession.ts"
 import * as Topology from "./Topology.ts"
 
 export { BrokerUnavailable } from "./AmqpConnection.ts"
@@ -114,76 +115,41 @@ export interface AmqpOptions {
   readonly topology: Topology.Topology
   /** Bound on one batch: writing it and receiving every confirm. Default 5 seconds. */
   readonly confirmTimeout?: Duration.Input
-  /** Bound on opening a confirm channel and declaring the topology on it. Default 5 seconds. */
+  /** Bound on opening a confirm channel, and on declaring the topology on it. Default 5 seconds. */
   readonly channelTimeout?: Duration.Input
   /** Backoff between failed attempts to (re)open the channel. Defaults 200 millis, capped at 5 seconds. */
   readonly reopenBase?: Duration.Input
   readonly reopenCap?: Duration.Input
 }
 
-interface OpenChannel {
-  readonly channel: ConfirmChannel
-  /** Completes with the reason when the channel closes (its own error, or its connection's end). */
-  readonly closed: Deferred.Deferred<string>
-}
-
 const makeAmqp = Effect.fnUntraced(function* (options: AmqpOptions) {
   const connection = yield* AmqpConnection
   const { topology } = options
   const confirmTimeout = Duration.fromInputUnsafe(options.confirmTimeout ?? "5 seconds")
-  const channelTimeout = Duration.fromInputUnsafe(options.channelTimeout ?? "5 seconds")
-  const reopen = reconnectSchedule(options.reopenBase ?? "200 millis", options.reopenCap ?? "5 seconds")
+  const channelTimeout = options.channelTimeout ?? "5 seconds"
   const state = yield* SubscriptionRef.make(Option.none<OpenChannel>())
   // waitForConfirms covers every outstanding message of the channel, and returns cannot be told
   // apart by batch, so batches take turns.
   const oneBatchAtATime = yield* Semaphore.make(1)
 
-  const openChannel = (model: ChannelModel) =>
-    acquireScoped({
-      acquire: () => model.createConfirmChannel(),
-      prepare: (channel): OpenChannel => {
-        const closed = Deferred.makeUnsafe<string>()
-        let reason = "closed without a channel error"
-        // A channel error (e.g. 404 on a deleted exchange) is followed by 'close'; without a listener it would crash.
-        channel.on("error", (error: Error) => {
-          reason = error.message
-        })
-        channel.once("close", () => Deferred.doneUnsafe(closed, Effect.succeed(reason)))
-        return { channel, closed }
-      },
-      release: (channel) => channel.close(),
-      onError: (cause) => new BrokerUnavailable({ reason: `opening a confirm channel failed: ${reasonOf(cause)}` })
-    })
-
-  /** One channel's life on one connection: open, declare, serve until it closes. Always ends in failure, so the retry reopens. */
-  const channelSession = (model: ChannelModel) =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const open = yield* openChannel(model).pipe(
-          Effect.tap((open) => Topology.declare(open.channel, topology)),
-          Effect.timeoutOrElse({
-            duration: channelTimeout,
-            orElse: () => Effect.fail(new BrokerUnavailable({ reason: "opening the confirm channel timed out" }))
-          })
-        )
-        yield* SubscriptionRef.set(state, Option.some(open))
-        const reason = yield* Deferred.await(open.closed).pipe(
-          Effect.ensuring(SubscriptionRef.set(state, Option.none()))
-        )
-        return yield* new BrokerUnavailable({ reason: `the confirm channel closed: ${reason}` })
-      })
-    ).pipe(
-      Effect.tapError((error) => Effect.logWarning(`event publisher: ${error.message}; reopening`)),
-      Effect.retry(reopen)
-    )
-
-  // A new connection gets a new channel; switchMap interrupts the old connection's session.
-  yield* connection.changes.pipe(
-    Stream.switchMap(
-      Option.match({ onNone: () => Stream.empty, onSome: (model) => Stream.fromEffect(channelSession(model)) })
-    ),
-    Stream.runDrain,
-    Effect.forkScoped
+  // The channel is in use from its topology's declaration until it closes.
+  yield* onEveryConnection(
+    connection,
+    {
+      label: "event publisher",
+      openTimeout: channelTimeout,
+      reopenBase: options.reopenBase ?? "200 millis",
+      reopenCap: options.reopenCap ?? "5 seconds"
+    },
+    (open) =>
+      Topology.declare(open.channel, topology).pipe(
+        Effect.timeoutOrElse({
+          duration: channelTimeout,
+          orElse: () => Effect.fail(new BrokerUnavailable({ reason: "declaring the topology timed out" }))
+        }),
+        Effect.andThen(SubscriptionRef.set(state, Option.some(open))),
+        Effect.andThen(Effect.addFinalizer(() => SubscriptionRef.set(state, Option.none())))
+      )
   )
 
   // With the broker up, start with the channel ready; with it down, start anyway (not ready).

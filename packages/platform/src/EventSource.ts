@@ -8,11 +8,12 @@
  * stops taking messages first, then waits (bounded) for the handlers in flight, so their acks
  * still reach the broker; whatever stays unacked is redelivered.
  */
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib"
-import { Context, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
-import { AmqpConnection, BrokerUnavailable, reconnectSchedule } from "./AmqpConnection.ts"
+import type { ConfirmChannel, ConsumeMessage } from "amqplib"
+import { Context, type Duration, Effect, Exit, FiberSet, Layer, Schema, type Scope } from "effect"
+import { AmqpConnection, BrokerUnavailable } from "./AmqpConnection.ts"
 import { InMemoryBroker } from "./InMemoryBroker.ts"
-import { acquireScoped, reasonOf } from "./internal/acquire.ts"
+import { reasonOf } from "./internal/acquire.ts"
+import { type OpenChannel, onEveryConnection, openConfirmChannel } from "./internal/channelSession.ts"
 import * as Topology from "./Topology.ts"
 
 export interface Delivery {
@@ -67,10 +68,9 @@ export interface Options {
   readonly drainTimeout?: Duration.Input
   /** Bound on the broker's confirm of a copy to a retry queue or the DLQ. Default 10 seconds. */
   readonly copyTimeout?: Duration.Input
+  /** Bound on each step of opening the consumer's channel (and of reading the queue depths). Default 10 seconds. */
+  readonly setupTimeout?: Duration.Input
 }
-
-/** Bound on each step of opening the consumer's channel. */
-const SETUP_TIMEOUT = Duration.seconds(10)
 
 /** Runs one handler per delivery; the fibers of those in flight are interrupted only after `drainOnClose`. */
 const handlers = Effect.fnUntraced(function* () {
@@ -111,10 +111,11 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
   const connection = yield* AmqpConnection
   const { topology } = options
 
+  const setupTimeout = options.setupTimeout ?? "10 seconds"
   /** One step of opening the channel, typed and bounded: a broker that does not answer is trouble. */
-  const bounded = <A, R>(step: string, effect: Effect.Effect<A, BrokerUnavailable, R>) =>
+  const bounded = <A, E, R>(step: string, effect: Effect.Effect<A, E, R>) =>
     Effect.timeoutOrElse(effect, {
-      duration: SETUP_TIMEOUT,
+      duration: setupTimeout,
       orElse: () => Effect.fail(new BrokerUnavailable({ reason: `${step} timed out` }))
     })
   const setup = <A>(step: string, f: () => Promise<A>) =>
@@ -123,25 +124,6 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       Effect.tryPromise({
         try: f,
         catch: (cause) => new BrokerUnavailable({ reason: `${step} failed: ${reasonOf(cause)}` })
-      })
-    )
-
-  /**
-   * A channel for the scope's lifetime. Its listeners are attached the moment it exists (an
-   * `error` without one would crash the process), and one that arrives after the timeout is closed.
-   */
-  const openChannel = <C extends Channel>(open: () => Promise<C>, onClose: () => void = () => undefined) =>
-    bounded(
-      "opening a channel",
-      acquireScoped({
-        acquire: open,
-        prepare: (channel) => {
-          channel.on("error", () => undefined)
-          channel.on("close", onClose)
-          return channel
-        },
-        release: (channel) => channel.close(),
-        onError: (cause) => new BrokerUnavailable({ reason: `opening a channel failed: ${reasonOf(cause)}` })
       })
     )
 
@@ -199,21 +181,12 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
     stopping: boolean
   }
 
-  /** One channel's life: consume until it closes, then fail, so the retry opens a new one. */
-  const session = (
-    model: ChannelModel,
-    handle: Handler,
-    run: (effect: Effect.Effect<void>) => void,
-    current: Consuming
-  ) =>
-    Effect.scoped(
+  /** Sets a new channel up to consume; the session then lasts until the channel closes. */
+  const consumeOn =
+    (handle: Handler, run: (effect: Effect.Effect<void>) => void, current: Consuming) =>
+    ({ channel }: OpenChannel) =>
       Effect.gen(function* () {
-        const closed = yield* Deferred.make<void>()
-        const channel = yield* openChannel(
-          () => model.createConfirmChannel(),
-          () => Deferred.doneUnsafe(closed, Effect.void)
-        )
-        yield* Topology.declare(channel, topology)
+        yield* bounded("declaring the topology", Topology.declare(channel, topology))
         yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
         // Shutting down: hold the session open without consuming until the scope ends.
         if (current.stopping) return yield* Effect.never
@@ -223,27 +196,18 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
               run(settling(handle, deliveryOf(channel, message), ackOn(channel, message), requeueOn(channel, message)))
             }
             // The broker cancelled this consumer (its queue was deleted): end the session, so the
-            // retry declares the topology again and consumes anew.
+            // next one declares the topology again and consumes anew.
             else if (message === null) void channel.close().catch(() => undefined)
           })
         )
         current.value = { channel, consumerTag }
+        yield* Effect.addFinalizer(() => Effect.sync(() => delete current.value))
         yield* Effect.logInfo(`consuming ${topology.queue.name} (prefetch ${options.prefetch})`)
-        yield* Deferred.await(closed)
-        // A channel can close while its connection lives on (a channel error): consume again.
-        return yield* new BrokerUnavailable({ reason: "the consumer's channel closed" })
       })
-    ).pipe(
-      Effect.ensuring(Effect.sync(() => delete current.value)),
-      Effect.tapError((error) => Effect.logWarning(`consumer: ${error.message}; reopening`)),
-      // Forever, until the connection changes (switchMap then interrupts this session).
-      Effect.retry(reconnectSchedule("200 millis", "5 seconds"))
-    )
 
   const depths = Effect.scoped(
     Effect.gen(function* () {
-      const model = yield* connection.get
-      const channel = yield* openChannel(() => model.createChannel())
+      const { channel } = yield* openConfirmChannel(yield* connection.get, setupTimeout)
       const queue = yield* setup("checking the queue", () => channel.checkQueue(topology.queue.name))
       const dead = yield* setup("checking the DLQ", () => channel.checkQueue(topology.deadLetterQueue.name))
       return { queue: queue.messageCount, deadLetters: dead.messageCount }
@@ -256,15 +220,11 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
     consume: Effect.fnUntraced(function* (handle) {
       const { fibers, run } = yield* handlers()
       const current: Consuming = { stopping: false }
-      yield* connection.changes.pipe(
-        Stream.switchMap(
-          Option.match({
-            onNone: () => Stream.empty,
-            onSome: (model) => Stream.fromEffect(session(model, handle, run, current))
-          })
-        ),
-        Stream.runDrain,
-        Effect.forkScoped
+      // A channel can close while its connection lives on (a channel error): it consumes again.
+      yield* onEveryConnection(
+        connection,
+        { label: "consumer", openTimeout: setupTimeout, reopenBase: "200 millis", reopenCap: "5 seconds" },
+        consumeOn(handle, run, current)
       )
       // Registered last, so it runs first on close: while the channel is still open for the acks.
       yield* drainOnClose(
