@@ -48,6 +48,25 @@ export const load = <const C extends Record<string, Config.Config<unknown>>>(
     return values as Values<C>
   })
 
+/**
+ * Reads several groups of settings (a service's and the trace export's, say) in one pass: one
+ * ConfigInvalid names the bad variables of all of them, each once.
+ */
+export const all = <const T extends ReadonlyArray<Effect.Effect<unknown, ConfigInvalid>>>(
+  loads: T
+): Effect.Effect<{ -readonly [K in keyof T]: Effect.Success<T[K]> }, ConfigInvalid> =>
+  Effect.gen(function* () {
+    const results = yield* Effect.forEach(loads, Effect.result)
+    const problems = [
+      ...new Set(results.flatMap((result) => (result._tag === "Failure" ? result.failure.problems : [])))
+    ]
+    if (problems.length > 0) return yield* new ConfigInvalid({ problems })
+    // No failure among them: each result is its load's success, in order.
+    return results.map((result) => (result._tag === "Success" ? result.success : undefined)) as {
+      -readonly [K in keyof T]: Effect.Success<T[K]>
+    }
+  })
+
 /** A TCP port with a default, e.g. `port("GRPC_PORT", 50051)`. */
 export const port = (name: string, fallback: number): Config.Config<number> =>
   Config.Port(name).pipe(Config.withDefault(fallback))

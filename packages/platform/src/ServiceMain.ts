@@ -6,6 +6,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer, type LogLevel, type Runtime } from "effect"
 import * as Logging from "./Logging.ts"
+import * as ServiceConfig from "./ServiceConfig.ts"
 import * as Tracing from "./Tracing.ts"
 
 const teardown: Runtime.Teardown = (exit, onExit) =>
@@ -14,21 +15,21 @@ const teardown: Runtime.Teardown = (exit, onExit) =>
 export const run = <E, A>(program: Effect.Effect<A, E>): void => NodeRuntime.runMain(program, { teardown })
 
 /**
- * A service's whole process: its settings read (every bad variable of the service named at once,
- * in JSON log lines), then its layer, with traces exported when configured (the OTLP endpoint is
- * checked then, on its own) and logs at the settings' level, until SIGTERM.
+ * A service's whole process: its settings and the trace export's read (every bad variable named
+ * at once, in JSON log lines), then its layer, with traces exported when configured and logs at
+ * the settings' level, until SIGTERM.
  */
-export const launch = <S extends { readonly logLevel: LogLevel.LogLevel }, E1, ROut, E2>(
+export const launch = <S extends { readonly logLevel: LogLevel.LogLevel }, ROut, E>(
   service: string,
   options: {
-    readonly settings: Effect.Effect<S, E1>
-    readonly layer: (settings: S) => Layer.Layer<ROut, E2>
+    readonly settings: Effect.Effect<S, ServiceConfig.ConfigInvalid>
+    readonly layer: (settings: S) => Layer.Layer<ROut, E>
   }
 ): void =>
   run(
     Effect.gen(function* () {
-      const settings = yield* options.settings
-      return yield* Layer.launch(options.layer(settings).pipe(Layer.provide(Tracing.layer(service)))).pipe(
+      const [settings, endpoint] = yield* ServiceConfig.all([options.settings, Tracing.endpoint])
+      return yield* Layer.launch(options.layer(settings).pipe(Layer.provide(Tracing.layer(service, endpoint)))).pipe(
         Effect.provide(Logging.layer({ service, level: settings.logLevel }))
       )
     }).pipe(Effect.provide(Logging.layer({ service, level: "Info" })))

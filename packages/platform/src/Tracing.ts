@@ -50,11 +50,16 @@ const otlpEndpoint = Config.option(
   )
 )
 
-/** Exports over OTLP when configured; otherwise does nothing. A malformed endpoint fails the start. */
-export const layer = (service: string) =>
+/** `OTEL_EXPORTER_OTLP_ENDPOINT`, read with the service's own settings (`ServiceConfig.all`) so one message names every bad variable. */
+export const endpoint: Effect.Effect<Option.Option<string>, ServiceConfig.ConfigInvalid> = Effect.map(
+  ServiceConfig.load({ endpoint: otlpEndpoint }),
+  (settings) => settings.endpoint
+)
+
+/** Exports to `endpoint` over OTLP when there is one; otherwise does nothing. */
+export const layer = (service: string, endpoint: Option.Option<string>) =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const { endpoint } = yield* ServiceConfig.load({ endpoint: otlpEndpoint })
       if (Option.isNone(endpoint)) return Layer.empty
       yield* Effect.logInfo(`exporting traces to ${endpoint.value}`)
       const url = `${endpoint.value.replace(/\/+$/, "")}/v1/traces`

@@ -63,4 +63,22 @@ describe("ServiceConfig.load", () => {
       assert.strictEqual(defaults.batch, 100)
     })
   )
+
+  it.effect(
+    "all: several groups read in one pass, their values in order, or one error naming each bad variable once",
+    () =>
+      Effect.gen(function* () {
+        const levels = ServiceConfig.load({ logLevel: ServiceConfig.logLevel })
+        const ports = ServiceConfig.load({ grpcPort: ServiceConfig.port("GRPC_PORT", 50051) })
+        const [level, port] = yield* ServiceConfig.all([levels, ports, levels]).pipe(withEnv({ LOG_LEVEL: "warn" }))
+        assert.deepStrictEqual([level.logLevel, port.grpcPort], ["Warn", 50051])
+
+        const error = yield* Effect.flip(
+          ServiceConfig.all([levels, ports, levels]).pipe(withEnv({ LOG_LEVEL: "loud", GRPC_PORT: "x" }))
+        )
+        assert.lengthOf(error.problems, 2)
+        assert.include(error.message, "LOG_LEVEL: expected one of")
+        assert.include(error.message, "GRPC_PORT: expected")
+      })
+  )
 })

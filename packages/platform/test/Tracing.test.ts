@@ -32,11 +32,12 @@ describe("step spans", () => {
 })
 
 describe("the OTLP export's configuration", () => {
-  /** Whether a service built with `Tracing.layer` under this environment would export its spans. */
+  /** Whether a service built with `Tracing.layer` and the endpoint read from this environment would export its spans. */
   const exportingWith = (env: Record<string, string>) =>
     Effect.scoped(
-      Effect.flatMap(Layer.build(Tracing.layer("test")), (context) =>
-        Tracing.exporting.pipe(Effect.provideContext(context))
+      Effect.flatMap(
+        Layer.build(Layer.unwrap(Effect.map(Tracing.endpoint, (e) => Tracing.layer("test", e)))),
+        (context) => Tracing.exporting.pipe(Effect.provideContext(context))
       )
     ).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
 

@@ -41,10 +41,6 @@ export interface Settings {
   readonly gateway: Effect.Success<typeof GatewayConfig.load>
 }
 
-/** Only the failure's problems: every part's bad variables end up in one message. */
-const problemsOf = (result: Result.Result<unknown, ServiceConfig.ConfigInvalid>): ReadonlyArray<string> =>
-  Result.isFailure(result) ? result.failure.problems : []
-
 /**
  * Every part's settings, read in one pass before anything starts, so one message names every bad
  * variable, whichever part reads it (DESIGN §6). The services read the same variables as in their
@@ -55,52 +51,27 @@ export const load: Effect.Effect<Settings, ServiceConfig.ConfigInvalid> = Effect
   // Bad ports of its own must not hide the services' problems: they are then read placed anywhere valid.
   const place = Result.getOrElse(system, () => undefined)
   const port = (chosen: number | undefined) => String(chosen ?? 1)
-  const [tasks, notifications, gateway] = yield* Effect.all([
-    Effect.result(
-      withEnvironment(TasksConfig.TasksConfig.settings, {
-        DATABASE_URL: EmbeddedPostgres.urlOf(place?.postgresPort ?? 1),
-        AMQP_URL: "unused://in-memory-broker",
-        GRPC_PORT: port(place?.tasksGrpcPort),
-        HTTP_PORT: port(place?.tasksHttpPort)
-      })
-    ),
-    Effect.result(
-      withEnvironment(NotificationsConfig.load, {
-        AMQP_URL: "unused://in-memory-broker",
-        REDIS_URL: "unused://in-memory",
-        NOTIFICATION_STORE: "memory",
-        HTTP_PORT: port(place?.notificationsPort)
-      })
-    ),
-    Effect.result(
-      withEnvironment(GatewayConfig.load, {
-        HTTP_PORT: port(place?.gatewayPort),
-        TASKS_GRPC_TARGET: `127.0.0.1:${port(place?.tasksGrpcPort)}`
-      })
-    )
+  // One message for all of them; a variable every part reads (LOG_LEVEL) is named once.
+  const [systemSettings, tasks, notifications, gateway] = yield* ServiceConfig.all([
+    Effect.fromResult(system),
+    withEnvironment(TasksConfig.TasksConfig.settings, {
+      DATABASE_URL: EmbeddedPostgres.urlOf(place?.postgresPort ?? 1),
+      AMQP_URL: "unused://in-memory-broker",
+      GRPC_PORT: port(place?.tasksGrpcPort),
+      HTTP_PORT: port(place?.tasksHttpPort)
+    }),
+    withEnvironment(NotificationsConfig.load, {
+      AMQP_URL: "unused://in-memory-broker",
+      REDIS_URL: "unused://in-memory",
+      NOTIFICATION_STORE: "memory",
+      HTTP_PORT: port(place?.notificationsPort)
+    }),
+    withEnvironment(GatewayConfig.load, {
+      HTTP_PORT: port(place?.gatewayPort),
+      TASKS_GRPC_TARGET: `127.0.0.1:${port(place?.tasksGrpcPort)}`
+    })
   ])
-  if (
-    Result.isSuccess(system) &&
-    Result.isSuccess(tasks) &&
-    Result.isSuccess(notifications) &&
-    Result.isSuccess(gateway)
-  ) {
-    return {
-      system: system.success,
-      tasks: tasks.success,
-      notifications: notifications.success,
-      gateway: gateway.success
-    }
-  }
-  // A variable every part reads (LOG_LEVEL) is named once.
-  const results: ReadonlyArray<Result.Result<unknown, ServiceConfig.ConfigInvalid>> = [
-    system,
-    tasks,
-    notifications,
-    gateway
-  ]
-  const problems = [...new Set(results.flatMap(problemsOf))]
-  return yield* new ServiceConfig.ConfigInvalid({ problems })
+  return { system: systemSettings, tasks, notifications, gateway }
 })
 
 /** Builds one service into the scope, its log lines marked with its name. */

@@ -4,7 +4,7 @@
  * three services as processes against those servers. Half a configuration is refused, naming
  * what is missing, rather than silently mixing real and in-memory parts.
  */
-import { Logging, ServiceMain, Tracing } from "@workstream/platform"
+import { Logging, ServiceConfig, ServiceMain, Tracing } from "@workstream/platform"
 import { Effect, Layer, Option, Result } from "effect"
 import * as Embedded from "./Embedded.ts"
 import * as MultiProcess from "./MultiProcess.ts"
@@ -29,9 +29,9 @@ const banner = (endpoints: Embedded.Endpoints, settings: SystemConfig.SystemSett
   ].join("\n")
 
 const embedded = Effect.gen(function* () {
-  const settings = yield* Embedded.load
+  const [settings, endpoint] = yield* ServiceConfig.all([Embedded.load, Tracing.endpoint])
   // Built into the program's scope: spans are exported for as long as the system runs.
-  const tracing = yield* Layer.build(Tracing.layer("workstream"))
+  const tracing = yield* Layer.build(Tracing.layer("workstream", endpoint))
   const endpoints = yield* Embedded.run(settings).pipe(
     Effect.provideContext(tracing),
     Effect.provide(Logging.layer({ service: "workstream", level: settings.system.logLevel }))

@@ -69,13 +69,20 @@ describe("the embedded mode (`pnpm start` with no server configured)", () => {
           RELAY_BATCH_SIZE: "0", // tasks'
           DEDUPE_TTL: "soon", // notifications'
           TASKS_RETRIES: "-1", // the gateway's
+          OTEL_EXPORTER_OTLP_ENDPOINT: "collector", // the trace export's
           LOG_LEVEL: "loud" // every part's
         })
         const exit = yield* Effect.promise(() => system.exited).pipe(Effect.timeout("30 seconds"))
         assert.deepStrictEqual(exit, { code: 1, signal: null }, system.output())
         const messages = system.output().match(/invalid configuration: .*/g) ?? []
         assert.lengthOf(messages, 1, system.output())
-        for (const name of ["EMBEDDED_POSTGRES_PORT", "RELAY_BATCH_SIZE", "DEDUPE_TTL", "TASKS_RETRIES"]) {
+        for (const name of [
+          "EMBEDDED_POSTGRES_PORT",
+          "RELAY_BATCH_SIZE",
+          "DEDUPE_TTL",
+          "TASKS_RETRIES",
+          "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ]) {
           assert.include(messages[0], `${name}:`)
         }
         assert.lengthOf(messages[0]?.match(/LOG_LEVEL:/g) ?? [], 1, "a variable every part reads is named once")

@@ -6,13 +6,21 @@ import { AMQP_URL, freePort, freshDatabase, spawnService } from "../support/harn
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
 
 describe("the tasks process", () => {
-  it.live("exits non-zero at once, naming every missing variable, when its configuration is incomplete", () =>
-    Effect.gen(function* () {
-      const service = yield* spawnService(MAIN, { GRPC_PORT: "not-a-port" })
-      const { code, output } = yield* Effect.promise(() => service.exited)
-      assert.notStrictEqual(code, 0)
-      for (const name of ["DATABASE_URL: missing", "AMQP_URL: missing", "GRPC_PORT"]) assert.include(output, name)
-    })
+  it.live(
+    "exits non-zero at once, naming every missing or malformed variable in one message, the trace export's too",
+    () =>
+      Effect.gen(function* () {
+        const service = yield* spawnService(MAIN, {
+          GRPC_PORT: "not-a-port",
+          OTEL_EXPORTER_OTLP_ENDPOINT: "otel-collector:4318"
+        })
+        const { code, output } = yield* Effect.promise(() => service.exited)
+        assert.notStrictEqual(code, 0)
+        const messages = output.match(/invalid configuration: [^"]*/g) ?? []
+        assert.lengthOf(messages, 1, output)
+        for (const name of ["DATABASE_URL: missing", "AMQP_URL: missing", "GRPC_PORT", "OTEL_EXPORTER_OTLP_ENDPOINT"])
+          assert.include(messages[0], name)
+      })
   )
 
   it.live(
