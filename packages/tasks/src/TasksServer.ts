@@ -71,16 +71,11 @@ const readinessChecks = (busName: string, outboxLagBound: Duration.Duration) =>
 export const layer = (settings: TasksSettings, options: Options = {}) => {
   const database = Migrations.layer.pipe(
     Layer.provideMerge(
-      // Up to 8 statements share a connection, pipelined into one write: Postgres spent a fifth
-      // less CPU per create (bench/analysis.md). Transactions, LISTEN and the relay's lock still
-      // reserve a connection of their own.
       PgClient.layer({
         url: settings.databaseUrl,
         applicationName: "workstream-tasks",
         connectTimeout: "5 seconds",
-        maxConnections: 10,
-        multiplex: true,
-        multiplexConcurrency: 8
+        maxConnections: 10
       })
     )
   )
