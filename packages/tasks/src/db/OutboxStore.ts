@@ -77,8 +77,9 @@ export class OutboxStore extends Context.Service<
         limit: number,
         inFlight: ReadonlyArray<string> = []
       ) {
-        // Not `seq > max(inFlight)`: a row with a lower seq may commit after the batch was read.
-        const passing = inFlight.length === 0 ? sql`` : sql`AND outbox.seq NOT IN ${sql.in(inFlight)}`
+        // Not `seq > max(inFlight)`: a row with a lower seq may commit after the batch was read. One
+        // array parameter, not a list: one prepared statement whatever the batch's size.
+        const passing = inFlight.length === 0 ? sql`` : sql`AND outbox.seq <> ALL(${inFlight}::bigint[])`
         // `outbox.seq`, not `seq`: the bare name would sort by the text alias below ("104" < "95").
         const rows = yield* sql`
           SELECT seq::text AS seq, event_id::text AS event_id, event_type, task_id::text AS task_id, body,
@@ -90,7 +91,7 @@ export class OutboxStore extends Context.Service<
 
       const markPublished = Effect.fn("OutboxStore.markPublished")(function* (seqs: ReadonlyArray<string>) {
         if (seqs.length === 0) return
-        yield* sql`UPDATE outbox SET published_at = now() WHERE seq IN ${sql.in(seqs)} AND published_at IS NULL`
+        yield* sql`UPDATE outbox SET published_at = now() WHERE seq = ANY(${seqs}::bigint[]) AND published_at IS NULL`
       })
 
       const park = Effect.fn("OutboxStore.park")(function* (eventId: string, reason: string) {
@@ -113,11 +114,12 @@ export class OutboxStore extends Context.Service<
       })
 
       const stats = Effect.gen(function* () {
+        // Each part matches a partial index's predicate exactly, so none reads the published rows.
         const [row] = yield* sql`
-          SELECT count(*) FILTER (WHERE parked_at IS NULL)::text AS pending,
-                 count(*) FILTER (WHERE parked_at IS NOT NULL)::text AS parked,
-                 (extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)) * 1000)::float8 AS age_ms
-          FROM outbox WHERE published_at IS NULL`
+          SELECT pending.n::text AS pending, parked.n::text AS parked, pending.age_ms
+          FROM (SELECT count(*) AS n, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS age_ms
+                FROM outbox WHERE published_at IS NULL AND parked_at IS NULL) AS pending,
+               (SELECT count(*) AS n FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked`
         const { pending, parked, age_ms } = yield* Effect.orDie(decodeStats(row))
         return { pending, parked, oldestPendingAgeMs: age_ms ?? undefined }
       }).pipe(Effect.withSpan("OutboxStore.stats"))

@@ -105,8 +105,11 @@ export const layer = Layer.effectDiscard(
       )
 
     /**
-     * The next rows to publish, once the lease is checked: a replica that lost the lock stops before
-     * its next batch. `inFlight` (rows being published meanwhile, not yet marked) are passed over.
+     * The next rows to publish, once the lease is checked. `inFlight` (rows being published
+     * meanwhile, not yet marked) are passed over. Through a backlog the next batch is read while the
+     * one before it is confirmed, so the check it passed is at most one round old when it is sent:
+     * a replica that lost the lock stops after that batch at the latest (its copies are duplicates
+     * the consumers absorb; each replica still publishes in commit order).
      */
     const nextRows = (verify: Effect.Effect<void, unknown>, inFlight: ReadonlyArray<OutboxRow> = []) =>
       // The lock lives on one connection: if that connection is gone, so is the lock.
@@ -164,20 +167,28 @@ export const layer = Layer.effectDiscard(
 
     /**
      * Publishes until no row is left. While a full batch is published and confirmed, the rows
-     * confirmed before it are marked and the next batch is read, so the broker does not wait for
-     * the database (a batch is still sent only once the one before it is confirmed: commit order
-     * holds). Each round is uninterruptible, so SIGTERM lets it finish, and rows confirmed but not yet
-     * marked are marked however the drain ends; every step is bounded.
+     * confirmed before it are marked and the next batch is read, so the broker rarely waits for the
+     * database (a batch is still sent only once the one before it is confirmed: commit order holds).
+     * Each round is uninterruptible, so SIGTERM lets it finish; every step is bounded. A batch
+     * counts as confirmed the moment the broker confirms it, whatever happens beside it, and what is
+     * confirmed is marked however the drain ends.
      */
     const drain = (verify: Effect.Effect<void, unknown>) =>
       Effect.suspend(() => {
+        // Confirmed, not yet marked, in publishing order; only ever appended to while a mark runs.
         let confirmed: ReadonlyArray<OutboxRow> = []
-        const markConfirmed = Effect.suspend(() => {
-          const rows = confirmed
-          return Effect.tap(
-            markPublished(rows),
+        const publishConfirmed = (rows: ReadonlyArray<OutboxRow>) =>
+          Effect.tap(publish(rows), (sent) =>
             Effect.sync(() => {
-              if (confirmed === rows) confirmed = []
+              if (sent) confirmed = confirmed.concat(rows)
+            })
+          )
+        const markConfirmed = Effect.suspend(() => {
+          const marking = confirmed
+          return Effect.tap(
+            markPublished(marking),
+            Effect.sync(() => {
+              confirmed = confirmed.slice(marking.length)
             })
           )
         })
@@ -185,23 +196,31 @@ export const layer = Layer.effectDiscard(
           Effect.gen(function* () {
             if (rows.length < config.relayBatchSize) {
               // The last rows of the backlog: nothing to read ahead.
-              const sent = yield* publish(rows)
-              if (sent) confirmed = confirmed.concat(rows)
+              const sent = yield* publishConfirmed(rows)
               yield* markConfirmed
               return sent ? [] : yield* nextRows(verify)
             }
             const [sent, following] = yield* Effect.all(
-              [publish(rows), Effect.andThen(markConfirmed, nextRows(verify, rows))],
+              [publishConfirmed(rows), Effect.andThen(markConfirmed, nextRows(verify, rows))],
               { concurrency: 2 }
             )
-            if (!sent) return yield* nextRows(verify)
-            confirmed = confirmed.concat(rows)
-            return following
+            return sent ? following : yield* nextRows(verify)
           }).pipe(Effect.uninterruptible)
         return Effect.gen(function* () {
           let rows = yield* nextRows(verify)
           while (rows.length > 0) rows = yield* round(rows)
-        }).pipe(Effect.ensuring(Effect.ignore(markConfirmed)))
+          // A backlog ending on a full batch leaves it to mark here.
+          yield* markConfirmed
+        }).pipe(
+          // Interrupted or failed: mark what the broker did confirm, or those rows go out twice.
+          Effect.ensuring(
+            markConfirmed.pipe(
+              Effect.catchCause((cause) =>
+                Effect.logWarning("outbox relay: marking confirmed events failed; they will be published again", cause)
+              )
+            )
+          )
+        )
       })
 
     /** While this replica holds the lock: drain, then sleep until notified or the poll interval passes. */

@@ -139,7 +139,7 @@ describe("outbox relay", () => {
   )
 
   it.live(
-    "drains a backlog in full batches, reading the next while one is confirmed: every event once, in commit order",
+    "drains a backlog of full batches and a partial one (the read-ahead path): every event once, in commit order",
     () =>
       Effect.gen(function* () {
         const databaseUrl = yield* freshDatabase
