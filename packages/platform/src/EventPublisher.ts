@@ -147,17 +147,19 @@ const makeAmqp = Effect.fnUntraced(function* (options: AmqpOptions) {
           duration: channelTimeout,
           orElse: () => Effect.fail(new BrokerUnavailable({ reason: "declaring the topology timed out" }))
         }),
-        Effect.andThen(SubscriptionRef.set(state, Option.some(open))),
-        Effect.andThen(Effect.addFinalizer(() => SubscriptionRef.set(state, Option.none())))
+        // The reset is registered before the set, so no interruption can leave a closed channel in use.
+        Effect.andThen(Effect.addFinalizer(() => SubscriptionRef.set(state, Option.none()))),
+        Effect.andThen(SubscriptionRef.set(state, Option.some(open)))
       )
   )
 
   // With the broker up, start with the channel ready; with it down, start anyway (not ready).
+  // Opening the channel and declaring the topology are bounded one after the other.
   if (yield* connection.isConnected) {
     yield* SubscriptionRef.changes(state).pipe(
       Stream.filter(Option.isSome),
       Stream.runHead,
-      Effect.timeoutOption(channelTimeout)
+      Effect.timeoutOption(Duration.times(Duration.fromInputUnsafe(channelTimeout), 2))
     )
   }
 

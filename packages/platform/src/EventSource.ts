@@ -200,8 +200,8 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
             else if (message === null) void channel.close().catch(() => undefined)
           })
         )
-        current.value = { channel, consumerTag }
         yield* Effect.addFinalizer(() => Effect.sync(() => delete current.value))
+        current.value = { channel, consumerTag }
         yield* Effect.logInfo(`consuming ${topology.queue.name} (prefetch ${options.prefetch})`)
       })
 

@@ -64,7 +64,21 @@ const parking = Effect.gen(function* () {
   yield* sql`CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL AND parked_at IS NULL`
 })
 
-export const loader = Migrator.fromRecord({ "0001_initial": initial, "0002_parking": parking })
+/**
+ * The backlog figures (`OutboxStore.stats`, every few seconds on every replica) read only
+ * unpublished rows: the pending ones through `outbox_unpublished`, the parked ones through this
+ * index. Without it, counting the parked rows scanned the whole outbox, published rows included.
+ */
+const parkedIndex = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE INDEX outbox_parked ON outbox (seq) WHERE parked_at IS NOT NULL AND published_at IS NULL`
+})
+
+export const loader = Migrator.fromRecord({
+  "0001_initial": initial,
+  "0002_parking": parking,
+  "0003_parked_index": parkedIndex
+})
 
 /** Brings the database to the latest schema before anything else uses it. */
 export const layer = PgMigrator.layer({ loader, table: "workstream_migrations" }).pipe(

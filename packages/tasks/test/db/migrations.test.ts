@@ -7,7 +7,8 @@ import { otherClient, scratchDatabase, TestDatabase } from "../support/database.
 /** Every migration, in order: what a fresh database ends with. */
 const APPLIED = [
   { migration_id: 1, name: "initial" },
-  { migration_id: 2, name: "parking" }
+  { migration_id: 2, name: "parking" },
+  { migration_id: 3, name: "parked_index" }
 ]
 
 const applied = Effect.gen(function* () {
@@ -36,6 +37,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.include(definition.get("tasks_status_id"), "(status, id)")
       assert.include(definition.get("outbox_unpublished"), "WHERE ((published_at IS NULL) AND (parked_at IS NULL))")
       assert.include(definition.get("outbox_published_at"), "(published_at)")
+      assert.include(definition.get("outbox_parked"), "WHERE ((parked_at IS NOT NULL) AND (published_at IS NULL))")
       assert.include(definition.get("idempotency_keys_expires_at"), "(expires_at)")
       assert.isTrue(
         rows.some((row) => row.indexdef.includes("UNIQUE") && row.indexdef.includes("(event_id)")),
