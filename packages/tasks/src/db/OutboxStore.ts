@@ -77,9 +77,10 @@ export class OutboxStore extends Context.Service<
         limit: number,
         inFlight: ReadonlyArray<string> = []
       ) {
-        // Not `seq > max(inFlight)`: a row with a lower seq may commit after the batch was read. One
-        // array parameter, not a list: one prepared statement whatever the batch's size.
-        const passing = inFlight.length === 0 ? sql`` : sql`AND outbox.seq <> ALL(${inFlight}::bigint[])`
+        // Not `seq > max(inFlight)`: a row with a lower seq may commit after the batch was read. A
+        // list, not one array parameter: with `<> ALL($1::bigint[])` (and `= ANY` below) the relay
+        // published a third slower (bench/analysis.md).
+        const passing = inFlight.length === 0 ? sql`` : sql`AND outbox.seq NOT IN ${sql.in(inFlight)}`
         // `outbox.seq`, not `seq`: the bare name would sort by the text alias below ("104" < "95").
         const rows = yield* sql`
           SELECT seq::text AS seq, event_id::text AS event_id, event_type, task_id::text AS task_id, body,
@@ -91,7 +92,7 @@ export class OutboxStore extends Context.Service<
 
       const markPublished = Effect.fn("OutboxStore.markPublished")(function* (seqs: ReadonlyArray<string>) {
         if (seqs.length === 0) return
-        yield* sql`UPDATE outbox SET published_at = now() WHERE seq = ANY(${seqs}::bigint[]) AND published_at IS NULL`
+        yield* sql`UPDATE outbox SET published_at = now() WHERE seq IN ${sql.in(seqs)} AND published_at IS NULL`
       })
 
       const park = Effect.fn("OutboxStore.park")(function* (eventId: string, reason: string) {
