@@ -95,6 +95,13 @@ export const intAtLeast = (name: string, min: number, fallback: number): Config.
     Config.withDefault(fallback)
   )
 
+/** A whole number from `min` to `max` (e.g. a batch size that must fit a statement's parameters). */
+export const intBetween = (name: string, min: number, max: number, fallback: number): Config.Config<number> =>
+  Config.schema(
+    Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(min), Schema.isLessThanOrEqualTo(max)),
+    name
+  ).pipe(Config.withDefault(fallback))
+
 /** A duration longer than zero, written like `5 seconds` or `250 millis`. */
 export const positiveDuration = (name: string, fallback: Duration.Duration): Config.Config<Duration.Duration> =>
   Config.schema(

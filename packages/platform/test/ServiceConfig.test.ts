@@ -81,4 +81,14 @@ describe("ServiceConfig.load", () => {
         assert.include(error.message, "GRPC_PORT: expected")
       })
   )
+
+  it.effect("intBetween: refuses a number above its maximum, naming the variable", () =>
+    Effect.gen(function* () {
+      const load = ServiceConfig.load({ batch: ServiceConfig.intBetween("RELAY_BATCH_SIZE", 1, 10_000, 1000) })
+      assert.strictEqual((yield* load.pipe(withEnv({}))).batch, 1000)
+      assert.strictEqual((yield* load.pipe(withEnv({ RELAY_BATCH_SIZE: "10000" }))).batch, 10_000)
+      const error = yield* Effect.flip(load.pipe(withEnv({ RELAY_BATCH_SIZE: "50000" })))
+      assert.include(error.message, "RELAY_BATCH_SIZE: expected a value less than or equal to 10000")
+    })
+  )
 })

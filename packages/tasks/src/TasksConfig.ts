@@ -13,7 +13,8 @@ const settings = {
   idempotencyTtl: ServiceConfig.positiveDuration("IDEMPOTENCY_TTL", Duration.hours(24)),
   /** Upper bound for one database round of a request, so a stuck Postgres gives UNAVAILABLE. */
   databaseTimeout: ServiceConfig.positiveDuration("DATABASE_TIMEOUT", Duration.seconds(5)),
-  relayBatchSize: ServiceConfig.intAtLeast("RELAY_BATCH_SIZE", 1, 1000),
+  // At most 10,000: marking takes up to two batches' seqs as parameters, and Postgres allows 65,535.
+  relayBatchSize: ServiceConfig.intBetween("RELAY_BATCH_SIZE", 1, 10_000, 1000),
   relayPollInterval: ServiceConfig.positiveDuration("RELAY_POLL_INTERVAL", Duration.seconds(1)),
   relayPublishTimeout: ServiceConfig.positiveDuration("RELAY_PUBLISH_TIMEOUT", Duration.seconds(10)),
   outboxRetention: ServiceConfig.positiveDuration("OUTBOX_RETENTION", Duration.days(7)),
