@@ -126,7 +126,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: AmqpOptions) {
   const connection = yield* AmqpConnection
   const { topology } = options
   const confirmTimeout = Duration.fromInputUnsafe(options.confirmTimeout ?? "5 seconds")
-  const channelTimeout = options.channelTimeout ?? "5 seconds"
+  const channelTimeout = Duration.fromInputUnsafe(options.channelTimeout ?? "5 seconds")
   const state = yield* SubscriptionRef.make(Option.none<OpenChannel>())
   // waitForConfirms covers every outstanding message of the channel, and returns cannot be told
   // apart by batch, so batches take turns.
@@ -159,7 +159,7 @@ const makeAmqp = Effect.fnUntraced(function* (options: AmqpOptions) {
     yield* SubscriptionRef.changes(state).pipe(
       Stream.filter(Option.isSome),
       Stream.runHead,
-      Effect.timeoutOption(Duration.times(Duration.fromInputUnsafe(channelTimeout), 2))
+      Effect.timeoutOption(Duration.times(channelTimeout, 2))
     )
   }
 

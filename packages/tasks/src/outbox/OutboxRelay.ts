@@ -194,22 +194,18 @@ export const layer = Layer.effectDiscard(
         })
         const round = (rows: ReadonlyArray<OutboxRow>) =>
           Effect.gen(function* () {
-            if (rows.length < config.relayBatchSize) {
-              // The last rows of the backlog: nothing to read ahead.
-              const sent = yield* publishConfirmed(rows)
-              yield* markConfirmed
-              return sent ? [] : yield* nextRows(verify)
-            }
-            const [sent, following] = yield* Effect.all(
-              [publishConfirmed(rows), Effect.andThen(markConfirmed, nextRows(verify, rows))],
-              { concurrency: 2 }
-            )
+            // A partial batch is the backlog's last: nothing to read ahead, nor to mark beside it.
+            const ahead =
+              rows.length < config.relayBatchSize
+                ? Effect.succeed<ReadonlyArray<OutboxRow>>([])
+                : Effect.andThen(markConfirmed, nextRows(verify, rows))
+            const [sent, following] = yield* Effect.all([publishConfirmed(rows), ahead], { concurrency: 2 })
             return sent ? following : yield* nextRows(verify)
           }).pipe(Effect.uninterruptible)
         return Effect.gen(function* () {
           let rows = yield* nextRows(verify)
           while (rows.length > 0) rows = yield* round(rows)
-          // A backlog ending on a full batch leaves it to mark here.
+          // What the last rounds confirmed, in one statement.
           yield* markConfirmed
         }).pipe(
           // Interrupted or failed: mark what the broker did confirm, or those rows go out twice.

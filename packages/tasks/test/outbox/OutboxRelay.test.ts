@@ -28,12 +28,16 @@ const committedEvents = (databaseUrl: string) =>
       FROM outbox ORDER BY seq`
   }).pipe(Effect.provide(databaseOf(databaseUrl)))
 
+/** Polls `effect` until its value passes `ok` (30 seconds at most). */
+const eventually = <A, E>(effect: Effect.Effect<A, E>, ok: (value: A) => boolean, every: Duration.Input) =>
+  effect.pipe(
+    Effect.filterOrFail(ok),
+    Effect.retry(Schedule.spaced(every).pipe(Schedule.upTo({ duration: "30 seconds" })))
+  )
+
 /** Waits until the relay has published every committed row. */
 const allPublished = (databaseUrl: string) =>
-  committedEvents(databaseUrl).pipe(
-    Effect.filterOrFail((rows) => rows.every((r) => !r.unpublished)),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: "30 seconds" })))
-  )
+  eventually(committedEvents(databaseUrl), (rows) => rows.every((r) => !r.unpublished), "100 millis")
 
 /** `n` unpublished rows written straight into the (migrated) outbox: the backlog an outage leaves. */
 const backlog = (databaseUrl: string, n: number) =>
@@ -172,10 +176,7 @@ describe("outbox relay", () => {
         yield* Effect.scoped(
           Effect.andThen(
             startTasks(yield* settings, topology),
-            publishedCount(databaseUrl).pipe(
-              Effect.filterOrFail((n) => n > 0),
-              Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "20 seconds" })))
-            )
+            eventually(publishedCount(databaseUrl), (n) => n > 0, "10 millis")
           )
         )
         const marked = yield* publishedCount(databaseUrl)
