@@ -1,10 +1,11 @@
 /**
  * The MongoDB record store: a unique index on `event_id` is the guarantee that an event is
- * recorded once, whatever the dedupe cache says; records are only ever inserted.
+ * recorded once, whatever the dedupe cache says; records are only ever inserted. The driver is
+ * loaded when the store starts, not with the service: a service on the in-memory store (the
+ * embedded mode, the benchmarks) would otherwise carry it for nothing, about 20 MB of RSS.
  */
 import { Duration, Effect, Layer, type Redacted } from "effect"
 import * as RedactedValue from "effect/Redacted"
-import { MongoClient, MongoServerError } from "mongodb"
 import {
   deadLetterQueryOf,
   fromDeadLetterDocument,
@@ -33,6 +34,7 @@ export const recordsInMongo = (options: MongoOptions) =>
     Effect.gen(function* () {
       const timeout = options.timeout ?? Duration.seconds(5)
       const ms = Duration.toMillis(timeout)
+      const { MongoClient, MongoServerError } = yield* Effect.promise(() => import("mongodb"))
       const client = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: () =>
