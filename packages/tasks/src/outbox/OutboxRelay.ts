@@ -105,24 +105,29 @@ export const layer = Layer.effectDiscard(
       )
 
     /**
-     * The next rows to publish, once the lease is checked. `inFlight` (rows being published
-     * meanwhile, not yet marked) are passed over. Through a backlog the next batch is read while the
-     * one before it is confirmed, so the check it passed is at most one round old when it is sent:
-     * a replica that lost the lock stops after that batch at the latest (its copies are duplicates
-     * the consumers absorb; each replica still publishes in commit order).
+     * The next rows to publish, read while the lease is checked (on the lock's own connection): both
+     * must answer before the rows are sent. `inFlight` (rows being published or marked meanwhile)
+     * are passed over. Through a backlog the next batch is read while the one before it is
+     * confirmed, so the check it passed is at most one round old when it is sent: a replica that
+     * lost the lock stops after that batch at the latest (its copies are duplicates the consumers
+     * absorb; each replica still publishes in commit order).
      */
     const nextRows = (verify: Effect.Effect<void, unknown>, inFlight: ReadonlyArray<OutboxRow> = []) =>
-      // The lock lives on one connection: if that connection is gone, so is the lock.
-      bounded(verify).pipe(
-        Effect.mapError(() => new LeaseLost()),
-        Effect.andThen(
-          bounded(
-            outbox.nextBatch(
-              config.relayBatchSize,
-              inFlight.map((row) => row.seq)
+      Effect.map(
+        Effect.all(
+          [
+            // The lock lives on one connection: if that connection is gone, so is the lock.
+            Effect.mapError(bounded(verify), () => new LeaseLost()),
+            bounded(
+              outbox.nextBatch(
+                config.relayBatchSize,
+                inFlight.map((row) => row.seq)
+              )
             )
-          )
-        )
+          ],
+          { concurrency: 2 }
+        ),
+        ([, rows]) => rows
       )
 
     /**
@@ -166,24 +171,21 @@ export const layer = Layer.effectDiscard(
           )
 
     /**
-     * Publishes until no row is left. While a full batch is published and confirmed, the rows
-     * confirmed before it are marked and the next batch is read, so the broker rarely waits for the
-     * database (a batch is still sent only once the one before it is confirmed: commit order holds).
-     * Each round is uninterruptible, so SIGTERM lets it finish; every step is bounded. A batch
-     * counts as confirmed the moment the broker confirms it, whatever happens beside it, and what is
-     * confirmed is marked however the drain ends.
+     * What the broker confirmed and the outbox does not say yet, for as long as this replica leads:
+     * in publishing order, appended to the moment the broker confirms a batch (whatever happens beside
+     * it), sliced when a mark of them lands (only ever appended to while a mark runs).
      */
-    const drain = (verify: Effect.Effect<void, unknown>) =>
-      Effect.suspend(() => {
-        // Confirmed, not yet marked, in publishing order; only ever appended to while a mark runs.
-        let confirmed: ReadonlyArray<OutboxRow> = []
-        const publishConfirmed = (rows: ReadonlyArray<OutboxRow>) =>
+    const confirmations = () => {
+      let confirmed: ReadonlyArray<OutboxRow> = []
+      return {
+        unmarked: () => confirmed,
+        publish: (rows: ReadonlyArray<OutboxRow>) =>
           Effect.tap(publish(rows), (sent) =>
             Effect.sync(() => {
               if (sent) confirmed = confirmed.concat(rows)
             })
-          )
-        const markConfirmed = Effect.suspend(() => {
+          ),
+        mark: Effect.suspend(() => {
           const marking = confirmed
           return Effect.tap(
             markPublished(marking),
@@ -192,47 +194,70 @@ export const layer = Layer.effectDiscard(
             })
           )
         })
-        const round = (rows: ReadonlyArray<OutboxRow>) =>
-          Effect.gen(function* () {
-            // A partial batch is the backlog's last: nothing to read ahead, nor to mark beside it.
-            const ahead =
-              rows.length < config.relayBatchSize
-                ? Effect.succeed<ReadonlyArray<OutboxRow>>([])
-                : Effect.andThen(markConfirmed, nextRows(verify, rows))
-            const [sent, following] = yield* Effect.all([publishConfirmed(rows), ahead], { concurrency: 2 })
-            return sent ? following : yield* nextRows(verify)
-          }).pipe(Effect.uninterruptible)
-        return Effect.gen(function* () {
-          let rows = yield* nextRows(verify)
-          while (rows.length > 0) rows = yield* round(rows)
-          // What the last rounds confirmed, in one statement.
-          yield* markConfirmed
-        }).pipe(
-          // Interrupted or failed: mark what the broker did confirm, or those rows go out twice.
-          Effect.ensuring(
-            markConfirmed.pipe(
-              Effect.catchCause((cause) =>
-                Effect.logWarning("outbox relay: marking confirmed events failed; they will be published again", cause)
-              )
-            )
-          )
+      }
+    }
+    // After a failure or an interruption: mark what the broker did confirm, or those rows go out twice.
+    const markOrWarn = (ledger: ReturnType<typeof confirmations>) =>
+      ledger.mark.pipe(
+        Effect.catchCause((cause) =>
+          Effect.logWarning("outbox relay: marking confirmed events failed; they will be published again", cause)
         )
-      })
+      )
+
+    /**
+     * Publishes until no row is left. While a full batch is published and confirmed, the rows
+     * confirmed before it are marked and the next batch is read, so the broker rarely waits for the
+     * database (a batch is still sent only once the one before it is confirmed: commit order holds).
+     * Each round is uninterruptible, so SIGTERM lets it finish; every step is bounded. When another
+     * drain follows at once (a commit woke the relay meanwhile), the last rows confirmed are marked
+     * beside its first read instead of before it: under a steady trickle of commits a drain is one
+     * database step and the broker's confirms, not three steps and the confirms.
+     */
+    const drain = (
+      verify: Effect.Effect<void, unknown>,
+      wake: Queue.Queue<void>,
+      ledger: ReturnType<typeof confirmations>
+    ) => {
+      const round = (rows: ReadonlyArray<OutboxRow>) =>
+        Effect.gen(function* () {
+          // A partial batch is the backlog's last: nothing to read ahead, nor to mark beside it.
+          const ahead =
+            rows.length < config.relayBatchSize
+              ? Effect.succeed<ReadonlyArray<OutboxRow>>([])
+              : Effect.andThen(ledger.mark, nextRows(verify, rows))
+          const [sent, following] = yield* Effect.all([ledger.publish(rows), ahead], { concurrency: 2 })
+          return sent ? following : yield* nextRows(verify)
+        }).pipe(Effect.uninterruptible)
+      return Effect.gen(function* () {
+        const [, first] = yield* Effect.all([ledger.mark, nextRows(verify, ledger.unmarked())], { concurrency: 2 })
+        let rows = first
+        while (rows.length > 0) rows = yield* round(rows)
+        if ((yield* Queue.size(wake)) === 0) yield* ledger.mark
+      }).pipe(Effect.onError(() => markOrWarn(ledger)))
+    }
 
     /** While this replica holds the lock: drain, then sleep until notified or the poll interval passes. */
     const lead = (wake: Queue.Queue<void>, verify: Effect.Effect<void, unknown>) =>
-      Effect.gen(function* () {
-        yield* Effect.logInfo("outbox relay: leading")
-        while (true) {
-          yield* drain(verify).pipe(
-            Effect.tapError((error) =>
-              error._tag === "LeaseLost" ? Effect.void : Effect.logWarning(`outbox relay: ${error.message}; will retry`)
-            ),
-            // Broker or database trouble is retried while leading; a lost lease ends leadership.
-            Effect.retry({ schedule: onTrouble, while: (error) => error._tag !== "LeaseLost" })
-          )
-          yield* Queue.take(wake).pipe(Effect.timeoutOption(config.relayPollInterval))
-        }
+      Effect.suspend(() => {
+        const ledger = confirmations()
+        return Effect.gen(function* () {
+          yield* Effect.logInfo("outbox relay: leading")
+          while (true) {
+            yield* drain(verify, wake, ledger).pipe(
+              Effect.tapError((error) =>
+                error._tag === "LeaseLost"
+                  ? Effect.void
+                  : Effect.logWarning(`outbox relay: ${error.message}; will retry`)
+              ),
+              // Broker or database trouble is retried while leading; a lost lease ends leadership.
+              Effect.retry({ schedule: onTrouble, while: (error) => error._tag !== "LeaseLost" })
+            )
+            yield* Queue.take(wake).pipe(Effect.timeoutOption(config.relayPollInterval))
+          }
+        }).pipe(
+          // Leadership ends (shutdown, a lost lease) between drains too.
+          Effect.ensuring(markOrWarn(ledger))
+        )
       })
 
     /** Tries for the lock every poll interval; leads while it holds it. */

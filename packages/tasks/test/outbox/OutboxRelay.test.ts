@@ -195,6 +195,25 @@ describe("outbox relay", () => {
   )
 
   it.live(
+    "a shutdown during a steady stream of commits leaves no confirmed event unmarked, whichever drain it interrupts",
+    () =>
+      Effect.gen(function* () {
+        const databaseUrl = yield* freshDatabase
+        const topology = yield* freshTopology
+        // Commits keep arriving while the relay drains, so a drain's last marks wait for the next
+        // drain's first read: the shutdown must mark them all the same.
+        yield* Effect.scoped(
+          Effect.flatMap(startTasks(yield* settingsFor(databaseUrl), topology), (tasks) => lifecycle(tasks.client, 20))
+        )
+        const marked = yield* publishedCount(databaseUrl)
+        assert.isAbove(marked, 0)
+        const delivered = yield* takeMessages(topology.queue.name, 60, 1_000)
+        assert.strictEqual(delivered.length, marked, "every event the broker confirmed is marked, only those")
+      }),
+    60_000
+  )
+
+  it.live(
     "parks a row whose message cannot be encoded (headers over AMQP's frame), with the reason, and publishes the events behind it",
     () =>
       Effect.gen(function* () {
