@@ -113,21 +113,17 @@ export const layer = Layer.effectDiscard(
      * absorb; each replica still publishes in commit order).
      */
     const nextRows = (verify: Effect.Effect<void, unknown>, inFlight: ReadonlyArray<OutboxRow> = []) =>
-      Effect.map(
-        Effect.all(
-          [
-            // The lock lives on one connection: if that connection is gone, so is the lock.
-            Effect.mapError(bounded(verify), () => new LeaseLost()),
-            bounded(
-              outbox.nextBatch(
-                config.relayBatchSize,
-                inFlight.map((row) => row.seq)
-              )
-            )
-          ],
-          { concurrency: 2 }
+      Effect.zipWith(
+        // The lock lives on one connection: if that connection is gone, so is the lock.
+        Effect.mapError(bounded(verify), () => new LeaseLost()),
+        bounded(
+          outbox.nextBatch(
+            config.relayBatchSize,
+            inFlight.map((row) => row.seq)
+          )
         ),
-        ([, rows]) => rows
+        (_, rows) => rows,
+        { concurrent: true }
       )
 
     /**
@@ -171,15 +167,15 @@ export const layer = Layer.effectDiscard(
           )
 
     /**
-     * What the broker confirmed and the outbox does not say yet, for as long as this replica leads:
-     * in publishing order, appended to the moment the broker confirms a batch (whatever happens beside
-     * it), sliced when a mark of them lands (only ever appended to while a mark runs).
+     * What the broker confirmed and the outbox does not say yet, for as long as this replica leads,
+     * in publishing order: rows join the moment the broker confirms their batch (whatever happens
+     * beside it), and a mark removes only the rows it took, so rows confirmed while it runs stay.
      */
-    const confirmations = () => {
+    const makeLedger = () => {
       let confirmed: ReadonlyArray<OutboxRow> = []
       return {
         unmarked: () => confirmed,
-        publish: (rows: ReadonlyArray<OutboxRow>) =>
+        publishAndRecord: (rows: ReadonlyArray<OutboxRow>) =>
           Effect.tap(publish(rows), (sent) =>
             Effect.sync(() => {
               if (sent) confirmed = confirmed.concat(rows)
@@ -197,7 +193,8 @@ export const layer = Layer.effectDiscard(
       }
     }
     // After a failure or an interruption: mark what the broker did confirm, or those rows go out twice.
-    const markOrWarn = (ledger: ReturnType<typeof confirmations>) =>
+    type Ledger = ReturnType<typeof makeLedger>
+    const markOrWarn = (ledger: Ledger) =>
       ledger.mark.pipe(
         Effect.catchCause((cause) =>
           Effect.logWarning("outbox relay: marking confirmed events failed; they will be published again", cause)
@@ -209,15 +206,11 @@ export const layer = Layer.effectDiscard(
      * confirmed before it are marked and the next batch is read, so the broker rarely waits for the
      * database (a batch is still sent only once the one before it is confirmed: commit order holds).
      * Each round is uninterruptible, so SIGTERM lets it finish; every step is bounded. When another
-     * drain follows at once (a commit woke the relay meanwhile), the last rows confirmed are marked
-     * beside its first read instead of before it: under a steady trickle of commits a drain is one
-     * database step and the broker's confirms, not three steps and the confirms.
+     * drain follows at once, the last rows confirmed are marked beside its first read instead of
+     * before it: under a steady stream of commits a drain is one database step (the read, with the
+     * lease check and the mark beside it) and the broker's confirms, not three steps and the confirms.
      */
-    const drain = (
-      verify: Effect.Effect<void, unknown>,
-      wake: Queue.Queue<void>,
-      ledger: ReturnType<typeof confirmations>
-    ) => {
+    const drain = (verify: Effect.Effect<void, unknown>, wake: Queue.Queue<void>, ledger: Ledger) => {
       const round = (rows: ReadonlyArray<OutboxRow>) =>
         Effect.gen(function* () {
           // A partial batch is the backlog's last: nothing to read ahead, nor to mark beside it.
@@ -225,13 +218,22 @@ export const layer = Layer.effectDiscard(
             rows.length < config.relayBatchSize
               ? Effect.succeed<ReadonlyArray<OutboxRow>>([])
               : Effect.andThen(ledger.mark, nextRows(verify, rows))
-          const [sent, following] = yield* Effect.all([ledger.publish(rows), ahead], { concurrency: 2 })
-          return sent ? following : yield* nextRows(verify)
+          const [sent, following] = yield* Effect.all([ledger.publishAndRecord(rows), ahead], { concurrency: 2 })
+          // A row was parked: read again, passing over what was confirmed and is not marked yet.
+          return sent ? following : yield* nextRows(verify, ledger.unmarked())
         }).pipe(Effect.uninterruptible)
       return Effect.gen(function* () {
-        const [, first] = yield* Effect.all([ledger.mark, nextRows(verify, ledger.unmarked())], { concurrency: 2 })
-        let rows = first
+        // The read passes over exactly the rows the mark beside it takes (nothing joins the ledger
+        // in between); the mark is not cut short by a failed read, so no row is counted twice.
+        let rows = yield* Effect.zipWith(
+          Effect.uninterruptible(ledger.mark),
+          nextRows(verify, ledger.unmarked()),
+          (_, rows) => rows,
+          { concurrent: true }
+        )
         while (rows.length > 0) rows = yield* round(rows)
+        // A wake is pending (a commit, or a commit's NOTIFY coming back): the next drain starts at
+        // once and marks beside its read. Otherwise mark now, so an idle relay leaves none unmarked.
         if ((yield* Queue.size(wake)) === 0) yield* ledger.mark
       }).pipe(Effect.onError(() => markOrWarn(ledger)))
     }
@@ -239,7 +241,7 @@ export const layer = Layer.effectDiscard(
     /** While this replica holds the lock: drain, then sleep until notified or the poll interval passes. */
     const lead = (wake: Queue.Queue<void>, verify: Effect.Effect<void, unknown>) =>
       Effect.suspend(() => {
-        const ledger = confirmations()
+        const ledger = makeLedger()
         return Effect.gen(function* () {
           yield* Effect.logInfo("outbox relay: leading")
           while (true) {
