@@ -48,6 +48,15 @@ const backlog = (databaseUrl: string, n: number) =>
       SELECT gen_random_uuid(), 'workstream.task.created.v1', gen_random_uuid(), '{}' FROM generate_series(1, ${n})`
   }).pipe(Effect.provide(Migrations.layer.pipe(Layer.provideMerge(databaseOf(databaseUrl)))))
 
+/** A row whose message cannot be encoded: its tracestate header is over AMQP's frame size. */
+const unencodableRow = (databaseUrl: string, eventId: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`
+      INSERT INTO outbox (event_id, event_type, task_id, body, tracestate)
+      VALUES (${eventId}, 'workstream.task.created.v1', ${eventId}, '{}', ${"x".repeat(300_000)})`
+  }).pipe(Effect.provide(databaseOf(databaseUrl)))
+
 const publishedCount = (databaseUrl: string) =>
   Effect.map(committedEvents(databaseUrl), (rows) => rows.filter((r) => !r.unpublished).length)
 
@@ -223,12 +232,7 @@ describe("outbox relay", () => {
         // One full batch of 10, then a partial one led by a row whose headers exceed AMQP's frame:
         // the partial batch is parked while the full one is confirmed and not yet marked.
         yield* backlog(databaseUrl, 10)
-        yield* Effect.gen(function* () {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`
-            INSERT INTO outbox (event_id, event_type, task_id, body, tracestate)
-            VALUES (gen_random_uuid(), 'workstream.task.created.v1', gen_random_uuid(), '{}', ${"x".repeat(300_000)})`
-        }).pipe(Effect.provide(databaseOf(databaseUrl)))
+        yield* unencodableRow(databaseUrl, "01932c07-a5b0-7c3e-9f2a-000000000bad")
         yield* backlog(databaseUrl, 3)
         yield* startTasks(yield* settingsFor(databaseUrl, { relayBatchSize: 10 }), topology)
         yield* eventually(publishedCount(databaseUrl), (n) => n === 13, "50 millis")
@@ -247,12 +251,7 @@ describe("outbox relay", () => {
         const topology = yield* freshTopology
         const tasks = yield* startTasks(yield* settingsFor(databaseUrl), topology)
         const poison = "01932c07-a5b0-7c3e-9f2a-000000000bad"
-        yield* Effect.gen(function* () {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`
-            INSERT INTO outbox (event_id, event_type, task_id, body, tracestate)
-            VALUES (${poison}, 'workstream.task.created.v1', ${poison}, '{}', ${"x".repeat(300_000)})`
-        }).pipe(Effect.provide(databaseOf(databaseUrl)))
+        yield* unencodableRow(databaseUrl, poison)
         yield* lifecycle(tasks.client, 2)
 
         const messages = yield* takeMessages(topology.queue.name, 6, 20_000)
