@@ -34,7 +34,11 @@ export const recordsInMongo = (options: MongoOptions) =>
     Effect.gen(function* () {
       const timeout = options.timeout ?? Duration.seconds(5)
       const ms = Duration.toMillis(timeout)
-      const { MongoClient, MongoServerError } = yield* Effect.promise(() => import("mongodb"))
+      // A driver that cannot be loaded (an image built without it) fails the start like an unreachable server.
+      const { MongoClient, MongoServerError } = yield* Effect.tryPromise({
+        try: () => import("mongodb"),
+        catch: (cause) => new StoreUnavailable({ operation: "load the driver", cause })
+      })
       const client = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: () =>
