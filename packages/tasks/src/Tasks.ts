@@ -19,6 +19,7 @@ import {
 import { TraceContext } from "@workstream/platform"
 import { Context, DateTime, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { SqlError } from "effect/sql"
+import { CreateBatcher } from "./CreateBatcher.ts"
 import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import { TaskChanges } from "./db/TaskChanges.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
@@ -82,6 +83,7 @@ export class Tasks extends Context.Service<
     Effect.gen(function* () {
       const repository = yield* TaskRepository
       const changes = yield* TaskChanges
+      const creates = yield* CreateBatcher
       const keys = yield* IdempotencyKeys
       const config = yield* TasksConfig
       const signal = yield* OutboxSignal
@@ -106,7 +108,7 @@ export class Tasks extends Context.Service<
           )
 
       /** A change written (bounded and with typed failures); once it has committed, this process's relay wakes. */
-      const written = (change: Effect.Effect<boolean, SqlError.SqlError>, operation: string) =>
+      const written = (change: Effect.Effect<boolean, SqlError.SqlError | StoreUnavailable>, operation: string) =>
         change.pipe(
           store(operation),
           Effect.tap((wrote) => (wrote ? signal.committed : Effect.void))
@@ -155,7 +157,7 @@ export class Tasks extends Context.Service<
         const events = yield* outboxRows(decision, input.trace)
         if (key === undefined) {
           // Nothing can refuse an insert without a key: a refusal would be a bug in the statement.
-          if (!(yield* written(changes.create(decision.task, events), "create"))) {
+          if (!(yield* written(creates.create(decision.task, events), "create"))) {
             return yield* Effect.die(new Error(`the create of ${id} wrote nothing`))
           }
           return decision.task
@@ -165,7 +167,7 @@ export class Tasks extends Context.Service<
         // The key is claimed in the create's own statement, with no look-up first: nearly every key is
         // new (the gateway mints one per create), so a look-up would be a round trip spent on nothing.
         const claim = Effect.flatMap(
-          written(changes.create(decision.task, events, { key, request_hash: hash, expires_at }), "create"),
+          written(creates.create(decision.task, events, { key, request_hash: hash, expires_at }), "create"),
           (claimed) => (claimed ? Effect.succeed(decision.task) : Effect.fail(new KeyTaken()))
         )
         // A live key fails the claim (a replay, or a concurrent create that committed first): answer

@@ -7,6 +7,7 @@ import { PgClient } from "@effect/sql-pg"
 import { AmqpConnection, EventPublisher, Health, Topology } from "@workstream/platform"
 import { TASKS_PROTO_PATH } from "@workstream/proto"
 import { Duration, Effect, Layer, Schema } from "effect"
+import { CreateBatcher } from "./CreateBatcher.ts"
 import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import * as Migrations from "./db/migrations.ts"
 import { OutboxStore } from "./db/OutboxStore.ts"
@@ -107,7 +108,7 @@ export const layer = (settings: TasksSettings, options: Options = {}) => {
     OutboxSignal.layer,
     Layer.succeed(TasksConfig, settings)
   )
-  const application = Tasks.layer.pipe(Layer.provideMerge(foundation))
+  const application = Tasks.layer.pipe(Layer.provide(CreateBatcher.layer()), Layer.provideMerge(foundation))
   return Layer.mergeAll(
     readinessChecks(eventBus.name, settings.outboxLagBound),
     OutboxRelay.layer,

@@ -6,6 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Ref } from "effect"
 import { SqlClient } from "effect/sql"
+import { CreateBatcher } from "../src/CreateBatcher.ts"
 import { IdempotencyKeys } from "../src/db/IdempotencyKeys.ts"
 import { TaskChanges } from "../src/db/TaskChanges.ts"
 import { TaskRepository } from "../src/db/TaskRepository.ts"
@@ -23,9 +24,9 @@ const SweptAfterTheClaim = Layer.effect(
     const refused = yield* Ref.make(false)
     return TaskChanges.of({
       ...real,
-      create: (task, events, key) =>
+      createMany: (creates) =>
         Effect.flatMap(Ref.getAndSet(refused, true), (already) =>
-          already ? real.create(task, events, key) : Effect.succeed(false)
+          already ? real.createMany(creates) : Effect.succeed(creates.map(() => false))
         )
     })
   })
@@ -41,6 +42,7 @@ const Config = Layer.unwrap(
 )
 
 const TasksUnderTest = Tasks.layer.pipe(
+  Layer.provideMerge(CreateBatcher.layer()),
   Layer.provideMerge(
     Layer.mergeAll(TaskRepository.layer, IdempotencyKeys.layer, SweptAfterTheClaim, OutboxSignal.layer, Config)
   ),

@@ -1,4 +1,4 @@
-/** Idempotency keys of CreateTask: which request a key was first used with, and its task (claimed by `TaskChanges.create`). */
+/** Idempotency keys of CreateTask: which request a key was first used with, and its task (claimed by `TaskChanges.createMany`). */
 import { TaskId } from "@workstream/domain"
 import { Context, type DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"

@@ -1,15 +1,16 @@
 /**
- * Writes a task change as one statement: the task row, its outbox rows with the NOTIFY that wakes
- * the relays and, for a create with an idempotency key, the key's claim (DESIGN §5). A statement is
- * atomic by itself, so a change is one round trip instead of a transaction's BEGIN, one statement
- * per table and COMMIT: a round trip (a socket write at each end) was the largest single cost of a
- * create, 27 % of the tasks service's CPU.
+ * Writes task changes as single statements: the task rows, their outbox rows with the NOTIFY that
+ * wakes the relays and, for a create with an idempotency key, the key's claim (DESIGN §5). A
+ * statement is atomic by itself, so a change is one round trip instead of a transaction's BEGIN,
+ * one statement per table and COMMIT: a round trip (a socket write at each end) was the largest
+ * single cost of a create, 27 % of the tasks service's CPU. Creates go many to a statement
+ * (`CreateBatcher` gathers them), their rows as JSON parameters: one statement text for any number.
  *
- * Each later step is gated on the one before it writing a row (`WHERE EXISTS`), so a refused claim
- * or a stale version writes nothing at all.
+ * Each later step is gated on the one before it writing a row, so a refused claim or a stale
+ * version writes nothing at all.
  */
 import { encodeEvent, type Task, type TaskId } from "@workstream/domain"
-import { Array as Arr, Context, DateTime, Effect, Layer, Schema } from "effect"
+import { type Array as Arr, Context, DateTime, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { CHANNEL, type NewOutboxRow } from "./OutboxStore.ts"
 import { TaskFromRow } from "./TaskRepository.ts"
@@ -22,22 +23,65 @@ export interface KeyClaim {
   readonly expires_at: DateTime.Utc
 }
 
+/** A task to insert with its outbox rows and, for a create with an idempotency key, the key to claim. */
+export interface NewTask {
+  readonly task: Task
+  readonly events: ReadonlyArray<NewOutboxRow>
+  readonly key?: KeyClaim | undefined
+}
+
 // A Task that does not encode is a bug, not something a caller can handle: it dies, naming the field.
 const encodeTask = (task: Task) => Effect.orDie(Schema.encodeEffect(TaskFromRow)(task))
+
+/** A change's outbox rows as JSON records, each naming the task whose change it goes with (`change_of`). */
+const outboxRecords = (change_of: TaskId, events: ReadonlyArray<NewOutboxRow>) =>
+  events.map(({ envelope, traceparent, tracestate }) => ({
+    event_id: envelope.event_id,
+    event_type: envelope.event_type,
+    task_id: envelope.payload.id,
+    body: encodeEvent(envelope),
+    traceparent: traceparent ?? null,
+    tracestate: tracestate ?? null,
+    change_of
+  }))
+
+/**
+ * Postgres refuses a statement that claims one key twice, so a key repeated among the creates waits
+ * for a later round, as a concurrent create with it would: the first occurrence of each key, then the rest.
+ */
+const rounds = (creates: ReadonlyArray<NewTask>): Array<Array<NewTask>> => {
+  const result: Array<Array<NewTask>> = []
+  let left = creates
+  while (left.length > 0) {
+    const keys = new Set<string>()
+    const round: Array<NewTask> = []
+    const later: Array<NewTask> = []
+    for (const create of left) {
+      const key = create.key?.key
+      if (key !== undefined && keys.has(key)) later.push(create)
+      else {
+        if (key !== undefined) keys.add(key)
+        round.push(create)
+      }
+    }
+    result.push(round)
+    left = later
+  }
+  return result
+}
 
 export class TaskChanges extends Context.Service<
   TaskChanges,
   {
     /**
-     * Inserts the task and its outbox rows. With a key, only if the key is claimed: false when a live
-     * record of it exists (a replay, or a concurrent create that committed first), and then nothing is
-     * written. A concurrent claim of the same key waits for the other statement's transaction.
+     * Inserts the tasks and their outbox rows; tells, in order, which were written. A create with a key
+     * is written only if the key is claimed: not when a live record of it exists (a replay, or a
+     * concurrent create that committed first), and then nothing of it is written. A concurrent claim
+     * of the same key waits for the other statement's transaction.
      */
-    readonly create: (
-      task: Task,
-      events: ReadonlyArray<NewOutboxRow>,
-      key?: KeyClaim
-    ) => Effect.Effect<boolean, SqlError.SqlError>
+    readonly createMany: (
+      creates: Arr.NonEmptyReadonlyArray<NewTask>
+    ) => Effect.Effect<Array<boolean>, SqlError.SqlError>
     /** Writes the task and its outbox rows only if the stored version is still `expectedVersion`; tells whether it did. */
     readonly update: (
       task: Task,
@@ -50,66 +94,61 @@ export class TaskChanges extends Context.Service<
     TaskChanges,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const values = sql.join(", ", false)
-      const ifWrote = (step: string) => sql`WHERE EXISTS (SELECT 1 FROM ${sql(step)})`
-
-      // `INSERT ... SELECT` rather than `VALUES`, so the rows can be gated; Postgres types each
-      // parameter from its target column. Across `UNION ALL` it would not, hence the uuid casts.
-      const outboxInsert = (events: Arr.NonEmptyReadonlyArray<NewOutboxRow>, gate: Statement.Fragment) =>
-        sql`INSERT INTO outbox (event_id, event_type, task_id, body, traceparent, tracestate) ${sql.join(
-          " UNION ALL ",
-          false
-        )(
-          events.map(
-            ({ envelope, traceparent, tracestate }) =>
-              sql`SELECT ${envelope.event_id}::uuid, ${envelope.event_type}, ${envelope.payload.id}::uuid, ${encodeEvent(
-                envelope
-              )}, ${traceparent ?? null}, ${tracestate ?? null} ${gate}`
-          )
-        )}`
 
       /**
-       * Runs `WITH <steps>, events AS (<outbox rows, gated on the change>) SELECT ... FROM change`: one
-       * row exactly when the change, and so every step before it and its events, was written. The
-       * NOTIFY is delivered when the statement's transaction commits.
+       * Runs `WITH <steps, the last one 'change' returning the ids of the tasks it wrote>, events AS
+       * (<the outbox rows of those changes>) SELECT id FROM change`, and notifies the relays once if it
+       * wrote an event. The NOTIFY is delivered when the statement's transaction commits. Outbox rows
+       * keep the order they are given in (their seq).
        */
-      const withEvents = (steps: Statement.Fragment, events: ReadonlyArray<NewOutboxRow>) =>
+      const withEvents = (steps: Statement.Fragment, events: ReadonlyArray<ReturnType<typeof outboxRecords>[number]>) =>
         Effect.map(
-          Arr.isReadonlyArrayNonEmpty(events)
-            ? sql`WITH ${steps}, events AS (${outboxInsert(events, ifWrote("change"))} RETURNING 1)
-                SELECT pg_notify(${CHANNEL}, '') FROM change`
-            : sql`WITH ${steps} SELECT 1 FROM change`,
-          (rows) => rows.length === 1
+          sql<{ readonly id: TaskId }>`WITH ${steps},
+            events AS (INSERT INTO outbox (event_id, event_type, task_id, body, traceparent, tracestate)
+              SELECT event_id, event_type, task_id, body, traceparent, tracestate
+              FROM ROWS FROM (json_to_recordset(${JSON.stringify(events)}::json) AS (event_id uuid, event_type text,
+                task_id uuid, body text, traceparent text, tracestate text, change_of uuid)) WITH ORDINALITY AS e
+              WHERE e.change_of IN (SELECT id FROM change) ORDER BY e.ordinality RETURNING 1)
+            SELECT id, (SELECT pg_notify(${CHANNEL}, '') FROM events LIMIT 1) FROM change`,
+          (rows) => new Set(rows.map((row) => row.id))
         )
 
-      const claim = (key: KeyClaim, task_id: TaskId) =>
-        Effect.map(
-          DateTime.now,
-          (now) =>
-            // An expired key not yet deleted may be reused: replace it rather than conflict with it. Expiry is
-            // judged by the same clock as `IdempotencyKeys.find` (Effect's Clock), or a key `find` calls expired
-            // could still refuse the claim when the database's clock lags this process's.
-            sql`claim AS (
-            INSERT INTO idempotency_keys (key, request_hash, task_id, expires_at)
-            VALUES (${key.key}, ${key.request_hash}, ${task_id}, ${toText(key.expires_at)})
-            ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, task_id = EXCLUDED.task_id,
-              created_at = now(), expires_at = EXCLUDED.expires_at
-            WHERE idempotency_keys.expires_at <= ${toText(now)}
-            RETURNING 1)`
-        )
+      const insertRound = (creates: ReadonlyArray<NewTask>) =>
+        Effect.gen(function* () {
+          const tasks = yield* Effect.forEach(creates, (create) => encodeTask(create.task))
+          const claims = creates.flatMap(({ task, key }) =>
+            key === undefined
+              ? []
+              : [{ key: key.key, request_hash: key.request_hash, task_id: task.id, expires_at: toText(key.expires_at) }]
+          )
+          const columns = sql.csv(Object.keys(tasks[0] ?? {}))
+          // An expired key not yet deleted may be reused: replace it rather than conflict with it. Expiry is
+          // judged by the same clock as `IdempotencyKeys.find` (Effect's Clock), or a key `find` calls expired
+          // could still refuse the claim when the database's clock lags this process's.
+          const now = yield* DateTime.now
+          return yield* withEvents(
+            sql`claims AS (SELECT * FROM json_populate_recordset(NULL::idempotency_keys, ${JSON.stringify(claims)}::json)),
+              claim AS (
+                INSERT INTO idempotency_keys (key, request_hash, task_id, expires_at)
+                SELECT key, request_hash, task_id, expires_at FROM claims
+                ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, task_id = EXCLUDED.task_id,
+                  created_at = now(), expires_at = EXCLUDED.expires_at
+                WHERE idempotency_keys.expires_at <= ${toText(now)}
+                RETURNING task_id),
+              change AS (
+                INSERT INTO tasks (${columns}) SELECT ${columns}
+                FROM json_populate_recordset(NULL::tasks, ${JSON.stringify(tasks)}::json) AS t
+                WHERE t.id IN (SELECT task_id FROM claim) OR t.id NOT IN (SELECT task_id FROM claims)
+                RETURNING id)`,
+            creates.flatMap((create) => outboxRecords(create.task.id, create.events))
+          )
+        })
 
-      const create = Effect.fn("TaskChanges.create")(function* (
-        task: Task,
-        events: ReadonlyArray<NewOutboxRow>,
-        key?: KeyClaim
-      ) {
-        yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
-        const row = yield* encodeTask(task)
-        const insert = (gate: Statement.Fragment) =>
-          sql`change AS (INSERT INTO tasks (${sql.csv(Object.keys(row))})
-            SELECT ${values(Object.values(row).map((value) => sql`${value}`))} ${gate} RETURNING 1)`
-        if (key === undefined) return yield* withEvents(insert(sql``), events)
-        return yield* withEvents(sql`${yield* claim(key, task.id)}, ${insert(ifWrote("claim"))}`, events)
+      const createMany = Effect.fn("TaskChanges.createMany")(function* (creates: Arr.NonEmptyReadonlyArray<NewTask>) {
+        yield* Effect.annotateCurrentSpan("workstream.creates", creates.length)
+        const written = new Set<TaskId>()
+        for (const round of rounds(creates)) for (const id of yield* insertRound(round)) written.add(id)
+        return creates.map((create) => written.has(create.task.id))
       })
 
       const update = Effect.fn("TaskChanges.update")(function* (
@@ -120,14 +159,15 @@ export class TaskChanges extends Context.Service<
         yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
         // Every column but the identity ones: a command may change any field, this stays correct when one does.
         const row = yield* encodeTask(task)
-        return yield* withEvents(
+        const written = yield* withEvents(
           sql`change AS (UPDATE tasks SET ${sql.update(row, ["id", "created_at"])}
-            WHERE id = ${task.id} AND version = ${expectedVersion} RETURNING 1)`,
-          events
+            WHERE id = ${task.id} AND version = ${expectedVersion} RETURNING id)`,
+          outboxRecords(task.id, events)
         )
+        return written.size === 1
       })
 
-      return TaskChanges.of({ create, update })
+      return TaskChanges.of({ createMany, update })
     })
   )
 }

@@ -2,7 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Option } from "effect"
 import { IdempotencyKeys } from "../../src/db/IdempotencyKeys.ts"
 import { TaskChanges } from "../../src/db/TaskChanges.ts"
-import { TestDatabase } from "../support/database.ts"
+import { createOne, TestDatabase } from "../support/database.ts"
 import { BASE_MS, created, timeline } from "../support/fixtures.ts"
 
 const Keys = Layer.merge(IdempotencyKeys.layer, TaskChanges.layer).pipe(
@@ -18,7 +18,7 @@ layer(Keys, { excludeTestServices: true, timeout: "60 seconds" })("IdempotencyKe
   const claimed = (key: string, request_hash: string, expires_at = T) =>
     Effect.gen(function* () {
       const { task } = yield* created(yield* now)
-      assert.isTrue(yield* (yield* TaskChanges).create(task, [], { key, request_hash, expires_at }))
+      assert.isTrue(yield* createOne(task, [], { key, request_hash, expires_at }))
       return task.id
     })
 

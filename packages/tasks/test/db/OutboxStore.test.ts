@@ -4,7 +4,7 @@ import { DateTime, Duration, Effect, Layer, Result } from "effect"
 import { SqlClient } from "effect/sql"
 import { type NewOutboxRow, OutboxStore } from "../../src/db/OutboxStore.ts"
 import { TaskChanges } from "../../src/db/TaskChanges.ts"
-import { TestDatabase } from "../support/database.ts"
+import { createOne, TestDatabase } from "../support/database.ts"
 import { created, envelopesOf, timeline, transitioned } from "../support/fixtures.ts"
 
 const Store = Layer.merge(OutboxStore.layer, TaskChanges.layer).pipe(Layer.provideMerge(TestDatabase.layer))
@@ -37,7 +37,7 @@ layer(Store, { excludeTestServices: true, timeout: "60 seconds" })("OutboxStore"
   const append = (rows: ReadonlyArray<NewOutboxRow>) =>
     Effect.gen(function* () {
       const { task } = yield* created(yield* now)
-      yield* (yield* TaskChanges).create(task, rows)
+      yield* createOne(task, rows)
     })
 
   it.effect(

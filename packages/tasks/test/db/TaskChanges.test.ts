@@ -11,7 +11,7 @@ import { IdempotencyKeys } from "../../src/db/IdempotencyKeys.ts"
 import { CHANNEL } from "../../src/db/OutboxStore.ts"
 import { type KeyClaim, TaskChanges } from "../../src/db/TaskChanges.ts"
 import { TaskRepository } from "../../src/db/TaskRepository.ts"
-import { otherClient, TestDatabase } from "../support/database.ts"
+import { createOne, otherClient, TestDatabase } from "../support/database.ts"
 import { BASE_MS, created, envelopesOf, type Transition, timeline, transitioned } from "../support/fixtures.ts"
 
 const Changes = Layer.mergeAll(TaskChanges.layer, TaskRepository.layer, IdempotencyKeys.layer).pipe(
@@ -81,10 +81,7 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
         const rolledBack = yield* creation()
         const failure = yield* Effect.flip(
           sql.withTransaction(
-            Effect.andThen(
-              (yield* changes).create(rolledBack.task, rolledBack.events),
-              Effect.fail("rolled back" as const)
-            )
+            Effect.andThen(createOne(rolledBack.task, rolledBack.events), Effect.fail("rolled back" as const))
           )
         )
         assert.strictEqual(failure, "rolled back")
@@ -93,13 +90,13 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
         const { task, events } = yield* creation()
         yield* sql.withTransaction(
           Effect.gen(function* () {
-            assert.isTrue(yield* (yield* changes).create(task, events))
+            assert.isTrue(yield* createOne(task, events))
             yield* mark("while the transaction is open")
             assert.strictEqual(yield* next, "while the transaction is open", "nothing is delivered before commit")
           })
         )
         const eventless = yield* creation()
-        assert.isTrue(yield* (yield* changes).create(eventless.task, []))
+        assert.isTrue(yield* createOne(eventless.task, []))
         yield* mark("after commit")
         assert.strictEqual(yield* next, "", "the create's one notification, at commit")
         assert.strictEqual(yield* next, "after commit", "none for the rolled-back create or the one without events")
@@ -116,8 +113,8 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
       const keys = yield* IdempotencyKeys
       const first = yield* creation()
       const second = yield* creation()
-      assert.isTrue(yield* (yield* changes).create(first.task, first.events, claim("k-refused", "hash-a")))
-      assert.isFalse(yield* (yield* changes).create(second.task, second.events, claim("k-refused", "hash-b")))
+      assert.isTrue(yield* createOne(first.task, first.events, claim("k-refused", "hash-a")))
+      assert.isFalse(yield* createOne(second.task, second.events, claim("k-refused", "hash-b")))
       assert.deepStrictEqual(yield* stored(second.task.id), { task: Option.none(), events: [] })
       assert.deepStrictEqual((yield* stored(first.task.id)).events, idsOf(first.events))
       assert.deepStrictEqual(
@@ -132,10 +129,10 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
       const keys = yield* IdempotencyKeys
       const past = DateTime.subtractDuration(yield* DateTime.now, Duration.minutes(1))
       const old = yield* creation()
-      assert.isTrue(yield* (yield* changes).create(old.task, old.events, claim("k-reused", "old", past)))
+      assert.isTrue(yield* createOne(old.task, old.events, claim("k-reused", "old", past)))
       assert.isTrue(Option.isNone(yield* keys.find("k-reused", yield* DateTime.now)))
       const fresh = yield* creation()
-      assert.isTrue(yield* (yield* changes).create(fresh.task, fresh.events, claim("k-reused", "new")))
+      assert.isTrue(yield* createOne(fresh.task, fresh.events, claim("k-reused", "new")))
       assert.deepStrictEqual(
         yield* keys.find("k-reused", yield* DateTime.now),
         Option.some({ request_hash: "new", task_id: fresh.task.id })
@@ -150,11 +147,9 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
       const racers = yield* Effect.forEach(["a", "b", "c", "d", "e", "f"], (hash) =>
         Effect.map(creation(), (c) => ({ ...c, hash }))
       )
-      const results = yield* Effect.forEach(
-        racers,
-        (r) => Effect.flatMap(changes, (c) => c.create(r.task, r.events, claim("k-race", r.hash))),
-        { concurrency: "unbounded" }
-      )
+      const results = yield* Effect.forEach(racers, (r) => createOne(r.task, r.events, claim("k-race", r.hash)), {
+        concurrency: "unbounded"
+      })
       assert.strictEqual(results.filter(Boolean).length, 1, `results: ${results}`)
       const winner = racers[results.indexOf(true)] ?? assert.fail()
       assert.deepStrictEqual(
@@ -169,6 +164,36 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
     })
   )
 
+  it.effect(
+    "creates in one statement: each with its own events; a key repeated among them, or live already, refuses its create alone",
+    () =>
+      Effect.gen(function* () {
+        const keys = yield* IdempotencyKeys
+        const [live, first, keyless, repeat, taken] = yield* Effect.forEach([1, 2, 3, 4, 5], () => creation())
+        if (!live || !first || !keyless || !repeat || !taken) return assert.fail()
+        assert.isTrue(yield* createOne(live.task, live.events, claim("k-many-live", "live")))
+        const written = yield* (yield* changes).createMany([
+          { ...first, key: claim("k-many", "first") },
+          keyless,
+          { ...repeat, key: claim("k-many", "repeat") },
+          { ...taken, key: claim("k-many-live", "taken") }
+        ])
+        assert.deepStrictEqual(written, [true, true, false, false])
+        for (const { task, events } of [first, keyless]) {
+          const row = yield* stored(task.id)
+          assertSameTask(Option.getOrThrow(row.task), task)
+          assert.deepStrictEqual(row.events, idsOf(events))
+        }
+        for (const { task } of [repeat, taken]) {
+          assert.deepStrictEqual(yield* stored(task.id), { task: Option.none(), events: [] })
+        }
+        assert.deepStrictEqual(
+          yield* keys.find("k-many", DateTime.makeUnsafe(BASE_MS)),
+          Option.some({ request_hash: "first", task_id: first.task.id })
+        )
+      })
+  )
+
   it.effect("a claim waiting on a concurrent one is written when that one rolls back", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
@@ -180,7 +205,7 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
       const firstFiber = yield* Effect.forkChild(
         sql.withTransaction(
           Effect.gen(function* () {
-            assert.isTrue(yield* (yield* changes).create(first.task, first.events, claim("k-rollback", "first")))
+            assert.isTrue(yield* createOne(first.task, first.events, claim("k-rollback", "first")))
             yield* Deferred.succeed(holding, undefined)
             yield* Deferred.await(rollBack)
             return yield* Effect.fail("rolled back" as const)
@@ -188,9 +213,7 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
         )
       )
       yield* Deferred.await(holding)
-      const waiting = yield* Effect.forkChild(
-        Effect.flatMap(changes, (c) => c.create(second.task, second.events, claim("k-rollback", "second")))
-      )
+      const waiting = yield* Effect.forkChild(createOne(second.task, second.events, claim("k-rollback", "second")))
       yield* someoneWaitsOnALock
       yield* Deferred.succeed(rollBack, undefined)
       assert.strictEqual(yield* Effect.flip(Fiber.join(firstFiber)), "rolled back")
@@ -207,7 +230,7 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
   it.effect("an update with a stale version writes nothing, its events included", () =>
     Effect.gen(function* () {
       const { task, events } = yield* creation()
-      yield* (yield* changes).create(task, events)
+      yield* createOne(task, events)
       const started = yield* transition(task, "start")
       assert.isTrue(yield* (yield* changes).update(started.task, task.version, started.events))
       const cancelled = yield* transition(task, "cancel")
@@ -232,7 +255,7 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
   it.effect("concurrent updates from the same version: exactly one wins, and what is stored is the winner's", () =>
     Effect.gen(function* () {
       const { task, events } = yield* creation()
-      yield* (yield* changes).create(task, events)
+      yield* createOne(task, events)
       const names: ReadonlyArray<Transition> = ["start", "complete", "cancel", "start", "cancel", "complete"]
       const candidates = yield* Effect.forEach(names, (name) => transition(task, name))
       const results = yield* Effect.forEach(
@@ -252,7 +275,7 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const { task, events } = yield* creation()
-      yield* (yield* changes).create(task, events)
+      yield* createOne(task, events)
       const started = yield* transition(task, "start")
       const cancelled = yield* transition(task, "cancel")
 

@@ -4,7 +4,7 @@ import { Arbitrary, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { TaskChanges } from "../../src/db/TaskChanges.ts"
 import { TaskRepository } from "../../src/db/TaskRepository.ts"
-import { TestDatabase } from "../support/database.ts"
+import { createOne, TestDatabase } from "../support/database.ts"
 import { created, type Transition, taskThrough, timeline } from "../support/fixtures.ts"
 
 const Repository = Layer.mergeAll(TaskRepository.layer, TaskChanges.layer).pipe(
@@ -52,7 +52,7 @@ layer(Repository, { excludeTestServices: true, timeout: "60 seconds" })("TaskRep
   const now = timeline()
   const repository = Effect.service(TaskRepository)
   /** Stores a task as the service writes one (its row; its events are not what this file is about). */
-  const insert = (task: Task) => Effect.flatMap(Effect.service(TaskChanges), (changes) => changes.create(task, []))
+  const insert = (task: Task) => createOne(task, [])
 
   it.effect("finds nothing for an id it never stored", () =>
     Effect.gen(function* () {

@@ -6,9 +6,12 @@
  */
 import { randomBytes } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
+import type { Task } from "@workstream/domain"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import * as Migrations from "../../src/db/migrations.ts"
+import type { NewOutboxRow } from "../../src/db/OutboxStore.ts"
+import { type KeyClaim, TaskChanges } from "../../src/db/TaskChanges.ts"
 
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
@@ -62,3 +65,9 @@ export class TestDatabase extends Context.Service<TestDatabase, { readonly name:
 
 /** Another client on the test database, as a second replica of the service would have. */
 export const otherClient = (url: string) => PgClient.layer({ url: Redacted.make(url), maxConnections: 2 })
+
+/** One create alone in its statement (`TaskChanges.createMany`), in the caller's transaction if any: whether it was written. */
+export const createOne = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?: KeyClaim) =>
+  Effect.flatMap(Effect.service(TaskChanges), (changes) =>
+    Effect.map(changes.createMany([{ task, events, key }]), ([written]) => written === true)
+  )

@@ -1,0 +1,155 @@
+/**
+ * `CreateBatcher` against the real database, with one writer whose first statement is held open (a
+ * wrapped `TaskChanges`), so the creates arriving meanwhile are known to queue behind it.
+ */
+import { assert, layer } from "@effect/vitest"
+import type { Task } from "@workstream/domain"
+import { Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { CreateBatcher } from "../src/CreateBatcher.ts"
+import { type KeyClaim, TaskChanges } from "../src/db/TaskChanges.ts"
+import { TaskRepository } from "../src/db/TaskRepository.ts"
+import { StoreUnavailable } from "../src/errors.ts"
+import { TasksConfig, type TasksSettings } from "../src/TasksConfig.ts"
+import { TestDatabase } from "./support/database.ts"
+import { created, envelopesOf, timeline } from "./support/fixtures.ts"
+import { settingsFor } from "./support/harness.ts"
+
+const Database = Layer.mergeAll(TaskChanges.layer, TaskRepository.layer).pipe(Layer.provideMerge(TestDatabase.layer))
+
+layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBatcher", (it) => {
+  const now = timeline()
+  const creation = Effect.gen(function* () {
+    const at = yield* now
+    const decision = yield* created(at)
+    return { task: decision.task, events: (yield* envelopesOf(decision, at)).map((envelope) => ({ envelope })) }
+  })
+  const claim = (key: string, request_hash: string): KeyClaim => ({
+    key,
+    request_hash,
+    expires_at: DateTime.makeUnsafe(Date.UTC(2100, 0, 1))
+  })
+  const isStored = (create: { readonly task: Task }) =>
+    Effect.map(
+      Effect.flatMap(Effect.service(TaskRepository), (repository) => repository.find(create.task.id)),
+      Option.isSome
+    )
+
+  /**
+   * The real `TaskChanges`, but each `createMany` records its size, and the first one waits for
+   * `release` (or forever, when `hang`) before it writes anything.
+   */
+  const heldFirst = (options: { readonly hang?: boolean } = {}) =>
+    Effect.gen(function* () {
+      const real = yield* TaskChanges
+      const sizes: Array<number> = []
+      const entered = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const changes = TaskChanges.of({
+        ...real,
+        createMany: (creates) =>
+          Effect.gen(function* () {
+            sizes.push(creates.length)
+            if (sizes.length === 1) {
+              yield* Deferred.succeed(entered, undefined)
+              yield* options.hang ? Effect.never : Deferred.await(release)
+            }
+            return yield* real.createMany(creates)
+          })
+      })
+      return { changes, sizes, entered, release }
+    })
+
+  const batcherWith = (changes: TaskChanges["Service"], overrides: Partial<TasksSettings> = {}) =>
+    CreateBatcher.layer({ writers: 1 }).pipe(
+      Layer.provide(Layer.succeed(TaskChanges, changes)),
+      Layer.provide(
+        Layer.effect(
+          TasksConfig,
+          Effect.flatMap(Effect.service(TestDatabase), ({ url }) => settingsFor(url, overrides))
+        )
+      )
+    )
+
+  /** Starts a create now: it has joined the queue when this returns. */
+  const start = (batcher: CreateBatcher["Service"], create: Effect.Success<typeof creation>, key?: KeyClaim) =>
+    Effect.forkChild(batcher.create(create.task, create.events, key), { startImmediately: true })
+
+  it.effect("creates arriving while a statement runs share the next one, each caller told its own outcome", () =>
+    Effect.gen(function* () {
+      const held = yield* heldFirst()
+      const [first, ...rest] = yield* Effect.forEach([1, 2, 3, 4, 5, 6], () => creation)
+      if (first === undefined) return assert.fail()
+      const outcomes = yield* Effect.gen(function* () {
+        const batcher = yield* CreateBatcher
+        const firstFiber = yield* start(batcher, first, claim("k-batch", "first"))
+        yield* Deferred.await(held.entered)
+        const queued = yield* Effect.forEach(rest, (create, i) =>
+          start(batcher, create, i === 0 ? claim("k-batch", "again") : undefined)
+        )
+        yield* Deferred.succeed(held.release, undefined)
+        return [yield* Fiber.join(firstFiber), ...(yield* Effect.forEach(queued, Fiber.join))]
+      }).pipe(Effect.provide(batcherWith(held.changes)))
+      assert.deepStrictEqual(held.sizes, [1, 5], "the first alone at once, the five queued behind it in one statement")
+      assert.deepStrictEqual(outcomes, [true, false, true, true, true, true], "the key's second use is refused")
+      assert.deepStrictEqual(yield* Effect.forEach([first, ...rest], isStored), [true, false, true, true, true, true])
+    })
+  )
+
+  it.effect("a create whose caller stopped waiting before a writer took it is not written", () =>
+    Effect.gen(function* () {
+      const held = yield* heldFirst()
+      const [first, abandoned, later] = yield* Effect.forEach([1, 2, 3], () => creation)
+      if (first === undefined || abandoned === undefined || later === undefined) return assert.fail()
+      const laterWritten = yield* Effect.gen(function* () {
+        const batcher = yield* CreateBatcher
+        const firstFiber = yield* start(batcher, first)
+        yield* Deferred.await(held.entered)
+        yield* Fiber.interrupt(yield* start(batcher, abandoned))
+        yield* Deferred.succeed(held.release, undefined)
+        assert.isTrue(yield* Fiber.join(firstFiber))
+        return yield* batcher.create(later.task, later.events)
+      }).pipe(Effect.provide(batcherWith(held.changes)))
+      assert.isTrue(laterWritten)
+      assert.deepStrictEqual(held.sizes, [1, 1], "no statement carried the abandoned create")
+      assert.deepStrictEqual(yield* Effect.forEach([first, abandoned, later], isStored), [true, false, true])
+    })
+  )
+
+  it.effect("a statement past DATABASE_TIMEOUT fails its creates as StoreUnavailable, and the writer goes on", () =>
+    Effect.gen(function* () {
+      const held = yield* heldFirst({ hang: true })
+      const [stuck, next] = yield* Effect.forEach([1, 2], () => creation)
+      if (stuck === undefined || next === undefined) return assert.fail()
+      const [failure, written] = yield* Effect.gen(function* () {
+        const batcher = yield* CreateBatcher
+        const failure = yield* Effect.flip(batcher.create(stuck.task, stuck.events))
+        return [failure, yield* batcher.create(next.task, next.events)] as const
+      }).pipe(Effect.provide(batcherWith(held.changes, { databaseTimeout: Duration.millis(200) })))
+      assert.instanceOf(failure, StoreUnavailable)
+      assert.strictEqual((failure as StoreUnavailable).cause, "timed out")
+      assert.isTrue(written)
+      assert.deepStrictEqual(yield* Effect.forEach([stuck, next], isStored), [false, true])
+    })
+  )
+
+  it.effect("at shutdown, the create being written and the creates queued are answered StoreUnavailable", () =>
+    Effect.gen(function* () {
+      const held = yield* heldFirst()
+      const [inFlight, queued] = yield* Effect.forEach([1, 2], () => creation)
+      if (inFlight === undefined || queued === undefined) return assert.fail()
+      const scope = yield* Scope.make()
+      const services = yield* Layer.buildWithScope(batcherWith(held.changes), scope)
+      const batcher = Context.get(services, CreateBatcher)
+      const fibers = [yield* start(batcher, inFlight)]
+      yield* Deferred.await(held.entered)
+      fibers.push(yield* start(batcher, queued))
+      yield* Scope.close(scope, Exit.void)
+      for (const fiber of fibers) {
+        const failure = yield* Effect.flip(Fiber.join(fiber))
+        assert.instanceOf(failure, StoreUnavailable)
+        assert.strictEqual((failure as StoreUnavailable).cause, "the service is shutting down")
+      }
+      assert.deepStrictEqual(yield* Effect.forEach([inFlight, queued], isStored), [false, false])
+    })
+  )
+})
