@@ -33,6 +33,17 @@ const storableText = Schema.makeFilter<string>((s) =>
   s.isWellFormed() && !s.includes("\u0000") ? undefined : "must be valid Unicode text without NUL characters"
 )
 
+/**
+ * A client's idempotency key for a create (the gateway's `Idempotency-Key`, `idempotency_key` in
+ * gRPC): stored with the task it made, so storable text, and bounded.
+ */
+export const IDEMPOTENCY_KEY_MAX = 200
+export const IdempotencyKey = Schema.String.check(
+  Schema.isMinLength(1),
+  Schema.isMaxLength(IDEMPOTENCY_KEY_MAX),
+  storableText
+)
+
 // Limits count code points (what a person and Postgres call characters), not UTF-16 units.
 export const Title = Schema.Trim.check(
   storableText,

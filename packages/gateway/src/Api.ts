@@ -3,7 +3,7 @@
  * `/openapi.json` is generated from this declaration; the handlers live in `http/`.
  * Bodies are the domain's own Schemas, so the JSON is the event payload's snake_case shape.
  */
-import { FieldProblem, NewTask, Task, TaskId, TaskStatus } from "@workstream/domain"
+import { FieldProblem, IdempotencyKey, NewTask, Task, TaskId, TaskStatus } from "@workstream/domain"
 import { Schema } from "effect"
 import {
   HttpApi,
@@ -71,8 +71,6 @@ export const TaskPage = Schema.Struct({
 }).annotate({ identifier: "TaskPage" })
 
 const Limit = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 100 }))
-const IdempotencyKey = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))
-
 const byId = { id: TaskId }
 const transition = (name: "complete" | "start" | "cancel") =>
   HttpApiEndpoint.post(name, `/:id/${name}`, {

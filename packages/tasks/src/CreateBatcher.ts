@@ -6,12 +6,27 @@
  * does a create's work for much less: 0.59 ms of its CPU per create alone, 0.18 in statements of
  * six (a plain driver, 10 connections).
  *
- * A statement's outcome is each of its creates' outcome: they commit together, or fail together
- * (every row is checked by the domain before, so what fails a statement is the database, which
- * the others would meet too).
+ * A statement's outcome is each of its creates' outcome: they commit together or fail together.
+ * Every create is answered within `DATABASE_TIMEOUT` of joining the queue: one still queued then is
+ * dropped, and a statement is cancelled at the earliest deadline of the creates in it, so a caller
+ * hears "timed out" only once its statement was cancelled (which, like any cancelled statement,
+ * may have committed: the README's "lost answer").
  */
 import type { Task } from "@workstream/domain"
-import { Array as Arr, Context, Deferred, Effect, Exit, Layer, Option, Queue, type Tracer } from "effect"
+import {
+  Array as Arr,
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Queue,
+  type Tracer
+} from "effect"
 import type { SqlError } from "effect/sql"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, type NewTask, TaskChanges } from "./db/TaskChanges.ts"
@@ -23,21 +38,26 @@ export type CreateError = SqlError.SqlError | StoreUnavailable
 interface Pending extends NewTask {
   readonly span: Option.Option<Tracer.AnySpan>
   readonly done: Deferred.Deferred<boolean, CreateError>
-  /** Its caller stopped waiting (a deadline, a cancelled call) before a writer took it: not written. */
+  /** Epoch ms (Effect's Clock) by which its caller is answered. */
+  readonly deadline: number
+  /** A writer has put it in a statement: its caller waits for that statement's outcome. */
+  taken: boolean
+  /** Its caller stopped waiting (its deadline, a cancelled call) before a writer took it: never written. */
   abandoned: boolean
 }
 
 export interface Options {
-  /** Statements of creates in flight at once, each on its own connection. */
+  /** Statements of creates in flight at once, each on its own connection (four of the pool's ten leave the reads, updates and relay room). */
   readonly writers?: number
   /** The most creates one statement carries. */
   readonly maxBatch?: number
 }
 
-const nth = (exit: Exit.Exit<ReadonlyArray<boolean>, CreateError>, i: number) =>
-  Exit.map(exit, (written) => written[i] === true)
+const timedOut = () => new StoreUnavailable({ operation: "create", cause: "timed out" })
+const shuttingDown = () => new StoreUnavailable({ operation: "create", cause: "the service is shutting down" })
 
-const shuttingDown = new StoreUnavailable({ operation: "create", cause: "the service is shutting down" })
+const outcomeAt = (exit: Exit.Exit<ReadonlyArray<boolean>, CreateError>, i: number) =>
+  Exit.map(exit, (written) => written[i] === true)
 
 export class CreateBatcher extends Context.Service<
   CreateBatcher,
@@ -50,53 +70,70 @@ export class CreateBatcher extends Context.Service<
     ) => Effect.Effect<boolean, CreateError>
   }
 >()("@workstream/tasks/CreateBatcher") {
-  // Four of the pool's ten connections: the reads, the updates and the relay keep the rest.
-  static readonly layer = (options: Options = {}) =>
+  static readonly layer = ({ writers = 4, maxBatch = 64 }: Options = {}) =>
     Layer.effect(
       CreateBatcher,
       Effect.gen(function* () {
         const changes = yield* TaskChanges
         const { databaseTimeout } = yield* TasksConfig
         const queue = yield* Queue.unbounded<Pending>()
+        let closed = false
 
         /** Answers each create with its own part of the statement's outcome. */
         const settle = (creates: ReadonlyArray<Pending>, exit: Exit.Exit<ReadonlyArray<boolean>, CreateError>) =>
-          Effect.forEach(creates, (create, i) => Deferred.done(create.done, nth(exit, i)), { discard: true })
+          Effect.forEach(creates, (create, i) => Deferred.done(create.done, outcomeAt(exit, i)), { discard: true })
 
-        const write = (taken: ReadonlyArray<Pending>) =>
-          Effect.suspend(() => {
-            const creates = taken.filter((create) => !create.abandoned)
-            if (!Arr.isReadonlyArrayNonEmpty(creates)) return Effect.void
-            return changes.createMany(creates).pipe(
-              Effect.timeoutOrElse({
-                duration: databaseTimeout,
-                orElse: () => Effect.fail(new StoreUnavailable({ operation: "create", cause: "timed out" }))
-              }),
-              // One span per statement, linked to each create's: a statement serves many traces.
-              Effect.withSpan(
-                "CreateBatcher.write",
-                {
-                  root: true,
-                  links: creates.flatMap((create) =>
-                    Option.isSome(create.span) ? [{ span: create.span.value, attributes: {} }] : []
-                  ),
-                  attributes: { "workstream.creates": creates.length }
-                },
-                { captureStackTrace: false }
-              ),
-              Effect.exit,
-              Effect.flatMap((exit) => settle(creates, exit)),
-              Effect.onInterrupt(() => settle(creates, Exit.fail(shuttingDown)))
+        const statement = (creates: Arr.NonEmptyReadonlyArray<Pending>, budget: number) =>
+          changes.createMany(creates).pipe(
+            Effect.timeoutOrElse({ duration: Duration.millis(budget), orElse: () => Effect.fail(timedOut()) }),
+            // One span per statement, linked to each create's: a statement serves many traces.
+            Effect.withSpan(
+              "CreateBatcher.write",
+              {
+                root: true,
+                links: creates.flatMap((create) =>
+                  Option.isSome(create.span) ? [{ span: create.span.value, attributes: {} }] : []
+                ),
+                attributes: { "workstream.creates": creates.length }
+              },
+              { captureStackTrace: false }
+            )
+          )
+
+        /** Writes what a writer took; only the statement itself can be interrupted, so all it took is answered. */
+        const write = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+          Effect.fnUntraced(function* (taken: ReadonlyArray<Pending>) {
+            const now = yield* Clock.currentTimeMillis
+            const creates: Array<Pending> = []
+            for (const create of taken) {
+              if (create.abandoned) continue
+              if (create.deadline <= now) yield* Deferred.fail(create.done, timedOut())
+              else {
+                create.taken = true
+                creates.push(create)
+              }
+            }
+            if (!Arr.isArrayNonEmpty(creates)) return
+            const budget = Math.min(...creates.map((create) => create.deadline)) - now
+            const exit = yield* Effect.exit(restore(statement(creates, budget)))
+            yield* settle(
+              creates,
+              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? Exit.fail(shuttingDown()) : exit
             )
           })
 
-        const writer = Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, options.maxBatch ?? 64), write))
-        for (let i = 0; i < (options.writers ?? 4); i++) yield* Effect.forkScoped(writer)
-        // Whatever is still queued at shutdown is answered, not left waiting; the writers stop after.
-        yield* Effect.addFinalizer(() =>
-          Effect.flatMap(Queue.clear(queue), (left) => settle(left, Exit.fail(shuttingDown))).pipe(
-            Effect.andThen(Queue.shutdown(queue))
+        const writer = Effect.forever(
+          Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(restore(Queue.takeBetween(queue, 1, maxBatch)), write(restore))
           )
+        )
+        for (let i = 0; i < writers; i++) yield* Effect.forkScoped(writer)
+        // Runs before the writers stop: whatever is still queued is answered, and nothing joins after.
+        yield* Effect.addFinalizer(() =>
+          Effect.suspend(() => {
+            closed = true
+            return Effect.flatMap(Queue.clear(queue), (left) => settle(left, Exit.fail(shuttingDown())))
+          })
         )
 
         const create = Effect.fn("CreateBatcher.create")(function* (
@@ -104,21 +141,30 @@ export class CreateBatcher extends Context.Service<
           events: ReadonlyArray<NewOutboxRow>,
           key?: KeyClaim
         ) {
+          yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
+          if (closed) return yield* shuttingDown()
           const pending: Pending = {
             task,
             events,
             key,
             span: yield* Effect.option(Effect.currentSpan),
             done: yield* Deferred.make<boolean, CreateError>(),
+            deadline: (yield* Clock.currentTimeMillis) + Duration.toMillis(databaseTimeout),
+            taken: false,
             abandoned: false
           }
-          if (!(yield* Queue.offer(queue, pending))) return yield* shuttingDown
-          return yield* Deferred.await(pending.done).pipe(
-            Effect.onInterrupt(() =>
-              Effect.sync(() => {
-                pending.abandoned = true
-              })
-            )
+          yield* Queue.offer(queue, pending)
+          const answer = Deferred.await(pending.done)
+          const abandon = Effect.sync(() => {
+            pending.abandoned = true
+          })
+          return yield* answer.pipe(
+            // Taken, it is answered by its statement, which ends by this deadline; not taken, it is dropped.
+            Effect.timeoutOrElse({
+              duration: databaseTimeout,
+              orElse: () => (pending.taken ? answer : Effect.andThen(abandon, Effect.fail(timedOut())))
+            }),
+            Effect.onInterrupt(() => abandon)
           )
         })
 

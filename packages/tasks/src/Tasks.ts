@@ -21,7 +21,8 @@ import { Context, DateTime, Effect, Layer, Option, Schedule, Schema } from "effe
 import { SqlError } from "effect/sql"
 import { CreateBatcher } from "./CreateBatcher.ts"
 import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
-import { TaskChanges } from "./db/TaskChanges.ts"
+import type { NewOutboxRow } from "./db/OutboxStore.ts"
+import { type KeyClaim, TaskChanges } from "./db/TaskChanges.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
 import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable } from "./errors.ts"
 import { OutboxSignal } from "./outbox/OutboxSignal.ts"
@@ -88,31 +89,38 @@ export class Tasks extends Context.Service<
       const config = yield* TasksConfig
       const signal = yield* OutboxSignal
 
-      /** Bounds a store round by the configured timeout and turns every store failure into one error. */
-      const store =
+      /** Turns every store failure into one error. */
+      const typed =
         (operation: string) =>
         <A, E, R>(
           effect: Effect.Effect<A, E, R>
         ): Effect.Effect<A, Exclude<E, SqlError.SqlError> | StoreUnavailable, R> =>
+          Effect.mapError(effect, (error): Exclude<E, SqlError.SqlError> | StoreUnavailable =>
+            SqlError.isSqlError(error)
+              ? new StoreUnavailable({ operation, cause: error })
+              : // Sound: the guard above removed every SqlError; TypeScript cannot narrow a type parameter.
+                (error as Exclude<E, SqlError.SqlError>)
+          )
+
+      /** Bounds a store round by the configured timeout, with typed failures. */
+      const store =
+        (operation: string) =>
+        <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           effect.pipe(
             Effect.timeoutOrElse({
               duration: config.databaseTimeout,
               orElse: () => Effect.fail(new StoreUnavailable({ operation, cause: "timed out" }))
             }),
-            Effect.mapError((error): Exclude<E, SqlError.SqlError> | StoreUnavailable =>
-              SqlError.isSqlError(error)
-                ? new StoreUnavailable({ operation, cause: error })
-                : // Sound: the guard above removed every SqlError; TypeScript cannot narrow a type parameter.
-                  (error as Exclude<E, SqlError.SqlError>)
-            )
+            typed(operation)
           )
 
-      /** A change written (bounded and with typed failures); once it has committed, this process's relay wakes. */
-      const written = (change: Effect.Effect<boolean, SqlError.SqlError | StoreUnavailable>, operation: string) =>
-        change.pipe(
-          store(operation),
-          Effect.tap((wrote) => (wrote ? signal.committed : Effect.void))
-        )
+      /** A change written; once it has committed, this process's relay wakes. */
+      const written = (change: Effect.Effect<boolean, StoreUnavailable>) =>
+        Effect.tap(change, (wrote) => (wrote ? signal.committed : Effect.void))
+
+      /** A create written, bounded by the batcher itself (it answers within the same timeout). */
+      const createWritten = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?: KeyClaim) =>
+        written(typed("create")(creates.create(task, events, key)))
 
       /** The decision's events as outbox rows, joining the trace of the current span (the RPC's, continuing the caller's). */
       const outboxRows = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
@@ -157,7 +165,7 @@ export class Tasks extends Context.Service<
         const events = yield* outboxRows(decision, input.trace)
         if (key === undefined) {
           // Nothing can refuse an insert without a key: a refusal would be a bug in the statement.
-          if (!(yield* written(creates.create(decision.task, events), "create"))) {
+          if (!(yield* createWritten(decision.task, events))) {
             return yield* Effect.die(new Error(`the create of ${id} wrote nothing`))
           }
           return decision.task
@@ -167,7 +175,7 @@ export class Tasks extends Context.Service<
         // The key is claimed in the create's own statement, with no look-up first: nearly every key is
         // new (the gateway mints one per create), so a look-up would be a round trip spent on nothing.
         const claim = Effect.flatMap(
-          written(creates.create(decision.task, events, { key, request_hash: hash, expires_at }), "create"),
+          createWritten(decision.task, events, { key, request_hash: hash, expires_at }),
           (claimed) => (claimed ? Effect.succeed(decision.task) : Effect.fail(new KeyTaken()))
         )
         // A live key fails the claim (a replay, or a concurrent create that committed first): answer
@@ -200,7 +208,7 @@ export class Tasks extends Context.Service<
           if (decision.events.length === 0 || Option.isNone(current)) return decision.task
           const expected = current.value.version
           const events = yield* outboxRows(decision, trace)
-          if (!(yield* written(changes.update(decision.task, expected, events), name))) {
+          if (!(yield* written(changes.update(decision.task, expected, events).pipe(store(name))))) {
             return yield* new VersionConflict()
           }
           return decision.task

@@ -5,12 +5,13 @@
 import { assert, layer } from "@effect/vitest"
 import type { Task } from "@workstream/domain"
 import { Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
-import { CreateBatcher } from "../src/CreateBatcher.ts"
+import { SqlClient } from "effect/sql"
+import { CreateBatcher, type CreateError } from "../src/CreateBatcher.ts"
 import { type KeyClaim, TaskChanges } from "../src/db/TaskChanges.ts"
 import { TaskRepository } from "../src/db/TaskRepository.ts"
 import { StoreUnavailable } from "../src/errors.ts"
 import { TasksConfig, type TasksSettings } from "../src/TasksConfig.ts"
-import { TestDatabase } from "./support/database.ts"
+import { otherClient, someoneWaitsOnALock, TestDatabase } from "./support/database.ts"
 import { created, envelopesOf, timeline } from "./support/fixtures.ts"
 import { settingsFor } from "./support/harness.ts"
 
@@ -34,11 +35,8 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       Option.isSome
     )
 
-  /**
-   * The real `TaskChanges`, but each `createMany` records its size, and the first one waits for
-   * `release` (or forever, when `hang`) before it writes anything.
-   */
-  const heldFirst = (options: { readonly hang?: boolean } = {}) =>
+  /** The real `TaskChanges`, but each `createMany` records its size, and the first one waits for `release`. */
+  const heldFirst = () =>
     Effect.gen(function* () {
       const real = yield* TaskChanges
       const sizes: Array<number> = []
@@ -51,7 +49,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
             sizes.push(creates.length)
             if (sizes.length === 1) {
               yield* Deferred.succeed(entered, undefined)
-              yield* options.hang ? Effect.never : Deferred.await(release)
+              yield* Deferred.await(release)
             }
             return yield* real.createMany(creates)
           })
@@ -69,6 +67,33 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
         )
       )
     )
+
+  /** Another session holds the tasks table locked until `release`: every insert into it waits. */
+  const lockTasks = Effect.gen(function* () {
+    const { url } = yield* TestDatabase
+    const locked = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    const holder = yield* Effect.forkChild(
+      Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`LOCK TABLE tasks IN EXCLUSIVE MODE`
+            yield* Deferred.succeed(locked, undefined)
+            yield* Deferred.await(release)
+          })
+        )
+      ).pipe(Effect.provide(otherClient(url)))
+    )
+    yield* Deferred.await(locked)
+    return { release: Effect.andThen(Deferred.succeed(release, undefined), Fiber.join(holder)) }
+  })
+
+  const assertFailedWith = (cause: string) => (fiber: Fiber.Fiber<boolean, CreateError>) =>
+    Effect.gen(function* () {
+      const failure = yield* Effect.flip(Fiber.join(fiber))
+      assert.instanceOf(failure, StoreUnavailable)
+      assert.strictEqual((failure as StoreUnavailable).cause, cause)
+    })
 
   /** Starts a create now: it has joined the queue when this returns. */
   const start = (batcher: CreateBatcher["Service"], create: Effect.Success<typeof creation>, key?: KeyClaim) =>
@@ -115,41 +140,44 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
     })
   )
 
-  it.effect("a statement past DATABASE_TIMEOUT fails its creates as StoreUnavailable, and the writer goes on", () =>
-    Effect.gen(function* () {
-      const held = yield* heldFirst({ hang: true })
-      const [stuck, next] = yield* Effect.forEach([1, 2], () => creation)
-      if (stuck === undefined || next === undefined) return assert.fail()
-      const [failure, written] = yield* Effect.gen(function* () {
-        const batcher = yield* CreateBatcher
-        const failure = yield* Effect.flip(batcher.create(stuck.task, stuck.events))
-        return [failure, yield* batcher.create(next.task, next.events)] as const
-      }).pipe(Effect.provide(batcherWith(held.changes, { databaseTimeout: Duration.millis(200) })))
-      assert.instanceOf(failure, StoreUnavailable)
-      assert.strictEqual((failure as StoreUnavailable).cause, "timed out")
-      assert.isTrue(written)
-      assert.deepStrictEqual(yield* Effect.forEach([stuck, next], isStored), [false, true])
-    })
+  it.effect(
+    "a statement past DATABASE_TIMEOUT is cancelled: its create and the one queued behind it are answered 'timed out' and never written",
+    () =>
+      Effect.gen(function* () {
+        const [stuck, queued, next] = yield* Effect.forEach([1, 2, 3], () => creation)
+        if (stuck === undefined || queued === undefined || next === undefined) return assert.fail()
+        const lock = yield* lockTasks
+        const nextWritten = yield* Effect.gen(function* () {
+          const batcher = yield* CreateBatcher
+          const fibers = [yield* start(batcher, stuck), yield* start(batcher, queued)]
+          yield* Effect.forEach(fibers, assertFailedWith("timed out"))
+          yield* lock.release
+          return yield* batcher.create(next.task, next.events)
+        }).pipe(Effect.provide(batcherWith(yield* TaskChanges, { databaseTimeout: Duration.millis(300) })))
+        assert.isTrue(nextWritten, "the writer goes on")
+        assert.deepStrictEqual(yield* Effect.forEach([stuck, queued, next], isStored), [false, false, true])
+      })
   )
 
-  it.effect("at shutdown, the create being written and the creates queued are answered StoreUnavailable", () =>
+  it.effect("at shutdown, the statement being written is cancelled and every create is answered StoreUnavailable", () =>
     Effect.gen(function* () {
-      const held = yield* heldFirst()
       const [inFlight, queued] = yield* Effect.forEach([1, 2], () => creation)
       if (inFlight === undefined || queued === undefined) return assert.fail()
+      const lock = yield* lockTasks
       const scope = yield* Scope.make()
-      const services = yield* Layer.buildWithScope(batcherWith(held.changes), scope)
+      const services = yield* Layer.buildWithScope(batcherWith(yield* TaskChanges), scope)
       const batcher = Context.get(services, CreateBatcher)
-      const fibers = [yield* start(batcher, inFlight)]
-      yield* Deferred.await(held.entered)
-      fibers.push(yield* start(batcher, queued))
+      const fibers = [yield* start(batcher, inFlight), yield* start(batcher, queued)]
+      yield* someoneWaitsOnALock
       yield* Scope.close(scope, Exit.void)
-      for (const fiber of fibers) {
-        const failure = yield* Effect.flip(Fiber.join(fiber))
-        assert.instanceOf(failure, StoreUnavailable)
-        assert.strictEqual((failure as StoreUnavailable).cause, "the service is shutting down")
-      }
+      yield* Effect.forEach(fibers, assertFailedWith("the service is shutting down"))
+      yield* lock.release
       assert.deepStrictEqual(yield* Effect.forEach([inFlight, queued], isStored), [false, false])
+      assert.deepStrictEqual(
+        yield* Effect.flip(batcher.create(queued.task, queued.events)),
+        new StoreUnavailable({ operation: "create", cause: "the service is shutting down" }),
+        "nothing joins after"
+      )
     })
   )
 })

@@ -46,26 +46,20 @@ const outboxRecords = (change_of: TaskId, events: ReadonlyArray<NewOutboxRow>) =
   }))
 
 /**
- * Postgres refuses a statement that claims one key twice, so a key repeated among the creates waits
- * for a later round, as a concurrent create with it would: the first occurrence of each key, then the rest.
+ * Postgres refuses a statement that claims one key twice. A key's later uses among the creates are
+ * left out of it and refused, as if its first use had committed just before them: the caller then
+ * answers as that create did.
  */
-const rounds = (creates: ReadonlyArray<NewTask>): Array<Array<NewTask>> => {
-  const result: Array<Array<NewTask>> = []
-  let left = creates
-  while (left.length > 0) {
-    const keys = new Set<string>()
-    const round: Array<NewTask> = []
-    const later: Array<NewTask> = []
-    for (const create of left) {
-      const key = create.key?.key
-      if (key !== undefined && keys.has(key)) later.push(create)
-      else {
-        if (key !== undefined) keys.add(key)
-        round.push(create)
-      }
+const firstUseOfEachKey = (creates: ReadonlyArray<NewTask>): Array<NewTask> => {
+  const keys = new Set<string>()
+  const result: Array<NewTask> = []
+  for (const create of creates) {
+    const key = create.key?.key
+    if (key !== undefined) {
+      if (keys.has(key)) continue
+      keys.add(key)
     }
-    result.push(round)
-    left = later
+    result.push(create)
   }
   return result
 }
@@ -113,7 +107,7 @@ export class TaskChanges extends Context.Service<
           (rows) => new Set(rows.map((row) => row.id))
         )
 
-      const insertRound = (creates: ReadonlyArray<NewTask>) =>
+      const insert = (creates: ReadonlyArray<NewTask>) =>
         Effect.gen(function* () {
           const tasks = yield* Effect.forEach(creates, (create) => encodeTask(create.task))
           const claims = creates.flatMap(({ task, key }) =>
@@ -122,7 +116,8 @@ export class TaskChanges extends Context.Service<
               : [{ key: key.key, request_hash: key.request_hash, task_id: task.id, expires_at: toText(key.expires_at) }]
           )
           const columns = sql.csv(Object.keys(tasks[0] ?? {}))
-          // An expired key not yet deleted may be reused: replace it rather than conflict with it. Expiry is
+          // Claims go in key order, so two statements claiming the same keys wait on each other, never
+          // deadlock. An expired key not yet deleted may be reused: replace it rather than conflict with it. Expiry is
           // judged by the same clock as `IdempotencyKeys.find` (Effect's Clock), or a key `find` calls expired
           // could still refuse the claim when the database's clock lags this process's.
           const now = yield* DateTime.now
@@ -130,7 +125,7 @@ export class TaskChanges extends Context.Service<
             sql`claims AS (SELECT * FROM json_populate_recordset(NULL::idempotency_keys, ${JSON.stringify(claims)}::json)),
               claim AS (
                 INSERT INTO idempotency_keys (key, request_hash, task_id, expires_at)
-                SELECT key, request_hash, task_id, expires_at FROM claims
+                SELECT key, request_hash, task_id, expires_at FROM claims ORDER BY key
                 ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, task_id = EXCLUDED.task_id,
                   created_at = now(), expires_at = EXCLUDED.expires_at
                 WHERE idempotency_keys.expires_at <= ${toText(now)}
@@ -146,8 +141,7 @@ export class TaskChanges extends Context.Service<
 
       const createMany = Effect.fn("TaskChanges.createMany")(function* (creates: Arr.NonEmptyReadonlyArray<NewTask>) {
         yield* Effect.annotateCurrentSpan("workstream.creates", creates.length)
-        const written = new Set<TaskId>()
-        for (const round of rounds(creates)) for (const id of yield* insertRound(round)) written.add(id)
+        const written = yield* insert(firstUseOfEachKey(creates))
         return creates.map((create) => written.has(create.task.id))
       })
 

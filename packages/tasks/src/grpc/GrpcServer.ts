@@ -11,7 +11,7 @@ import * as Proto from "@workstream/proto"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { HealthImplementation } from "grpc-health-check"
 import { Tasks, type Transition } from "../Tasks.ts"
-import { listQueryFrom, newTaskFrom, taskIdFrom, toProtoTask } from "./convert.ts"
+import { idempotencyKeyFrom, listQueryFrom, newTaskFrom, taskIdFrom, toProtoTask } from "./convert.ts"
 import { type ServiceError, toGrpcFailure } from "./errorStatus.ts"
 import { makeUnary } from "./unary.ts"
 
@@ -34,10 +34,11 @@ const handlers = Effect.gen(function* () {
 
   const server: Proto.TasksServiceServer = {
     createTask: unary("CreateTask", (request: Proto.CreateTaskRequest, call) =>
-      Effect.fromResult(newTaskFrom(request)).pipe(
-        Effect.flatMap((fields) =>
-          tasks.create({ fields, idempotencyKey: request.idempotency_key || undefined, trace: call.trace })
-        ),
+      Effect.all([
+        Effect.fromResult(newTaskFrom(request)),
+        Effect.fromResult(idempotencyKeyFrom(request.idempotency_key))
+      ]).pipe(
+        Effect.flatMap(([fields, idempotencyKey]) => tasks.create({ fields, idempotencyKey, trace: call.trace })),
         Effect.map((task) => ({ task: toProtoTask(task) })),
         Effect.catch(fail)
       )

@@ -3,6 +3,7 @@
  * the domain's Schemas; every problem becomes one ValidationError (INVALID_ARGUMENT).
  */
 import {
+  IdempotencyKey,
   type NewTaskFields,
   TaskId,
   type TaskPriority,
@@ -23,6 +24,17 @@ const decodeTaskId = Schema.decodeUnknownResult(TaskId)
 
 export const taskIdFrom = (id: string): Result.Result<TaskId, ValidationError> =>
   Result.mapError(decodeTaskId(id), validationErrorFrom)
+
+const decodeIdempotencyKey = Schema.decodeUnknownResult(Schema.Struct({ idempotency_key: IdempotencyKey }))
+
+/** The create's idempotency key, if it has one (proto3's empty string is none). */
+export const idempotencyKeyFrom = (key: string): Result.Result<string | undefined, ValidationError> =>
+  key === ""
+    ? Result.succeed(undefined)
+    : Result.mapBoth(decodeIdempotencyKey({ idempotency_key: key }), {
+        onFailure: validationErrorFrom,
+        onSuccess: (request) => request.idempotency_key
+      })
 
 /** The create request's fields, unvalidated beyond their wire types: the lifecycle validates them. */
 export const newTaskFrom = (request: Proto.CreateTaskRequest): Result.Result<NewTaskFields, ValidationError> => {

@@ -5,13 +5,13 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { type NewTaskFields, type Task, type TaskId, TaskJson } from "@workstream/domain"
-import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Schema } from "effect"
+import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { IdempotencyKeys } from "../../src/db/IdempotencyKeys.ts"
 import { CHANNEL } from "../../src/db/OutboxStore.ts"
 import { type KeyClaim, TaskChanges } from "../../src/db/TaskChanges.ts"
 import { TaskRepository } from "../../src/db/TaskRepository.ts"
-import { createOne, otherClient, TestDatabase } from "../support/database.ts"
+import { createOne, otherClient, someoneWaitsOnALock, TestDatabase } from "../support/database.ts"
 import { BASE_MS, created, envelopesOf, type Transition, timeline, transitioned } from "../support/fixtures.ts"
 
 const Changes = Layer.mergeAll(TaskChanges.layer, TaskRepository.layer, IdempotencyKeys.layer).pipe(
@@ -51,17 +51,6 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
     })
   const idsOf = (events: ReadonlyArray<{ readonly envelope: { readonly event_id: string } }>) =>
     events.map((row) => row.envelope.event_id)
-
-  /** Waits until some session of the test database is blocked on a lock. */
-  const someoneWaitsOnALock = Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql<{ waiting: number }>`
-      SELECT count(*)::int AS waiting FROM pg_stat_activity
-      WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
-      Effect.filterOrFail((rows) => (rows[0]?.waiting ?? 0) > 0),
-      Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "10 seconds" })))
-    )
-  })
 
   it.effect(
     "a create writes its task and events and notifies the relays once, at commit; a rolled-back one leaves nothing",
@@ -192,6 +181,41 @@ layer(Changes, { excludeTestServices: true, timeout: "60 seconds" })("TaskChange
           Option.some({ request_hash: "first", task_id: first.task.id })
         )
       })
+  )
+
+  it.effect("two writers claiming the same keys in opposite orders wait on each other, never deadlock", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const [first, second, other1, other2] = yield* Effect.forEach([1, 2, 3, 4], () => creation())
+      if (!first || !second || !other1 || !other2) return assert.fail()
+      const holding = yield* Deferred.make<void>()
+      const goOn = yield* Deferred.make<void>()
+      // One transaction claims k-order-1, then, once the statement below waits, k-order-2.
+      const transaction = yield* Effect.forkChild(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            const one = yield* createOne(first.task, first.events, claim("k-order-1", "transaction"))
+            yield* Deferred.succeed(holding, undefined)
+            yield* Deferred.await(goOn)
+            return [one, yield* createOne(second.task, second.events, claim("k-order-2", "transaction"))]
+          })
+        )
+      )
+      yield* Deferred.await(holding)
+      // Listed the other way round: had it claimed k-order-2 before waiting on k-order-1, each would wait on the other.
+      const statement = yield* Effect.forkChild(
+        Effect.flatMap(changes, (c) =>
+          c.createMany([
+            { ...other2, key: claim("k-order-2", "statement") },
+            { ...other1, key: claim("k-order-1", "statement") }
+          ])
+        )
+      )
+      yield* someoneWaitsOnALock
+      yield* Deferred.succeed(goOn, undefined)
+      assert.deepStrictEqual(yield* Fiber.join(transaction), [true, true])
+      assert.deepStrictEqual(yield* Fiber.join(statement), [false, false], "both keys were live once it could claim")
+    })
   )
 
   it.effect("a claim waiting on a concurrent one is written when that one rolls back", () =>

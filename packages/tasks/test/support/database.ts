@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
 import type { Task } from "@workstream/domain"
-import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import { Context, Effect, Layer, Redacted, Schedule, type Scope } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import * as Migrations from "../../src/db/migrations.ts"
 import type { NewOutboxRow } from "../../src/db/OutboxStore.ts"
@@ -71,3 +71,14 @@ export const createOne = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?:
   Effect.flatMap(Effect.service(TaskChanges), (changes) =>
     Effect.map(changes.createMany([{ task, events, key }]), ([written]) => written === true)
   )
+
+/** Waits until some session of the test database is blocked on a lock. */
+export const someoneWaitsOnALock = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql<{ waiting: number }>`
+    SELECT count(*)::int AS waiting FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
+    Effect.filterOrFail((rows) => (rows[0]?.waiting ?? 0) > 0),
+    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "10 seconds" })))
+  )
+})
