@@ -80,6 +80,7 @@ layer(TasksUnderTest.layer, { timeout: "60 seconds", excludeTestServices: true }
       assert.match(metrics.body, /rpc_server_calls_total\{[^}]*code="INVALID_ARGUMENT"[^}]*\} 1/)
       assert.include(metrics.body, "rpc_server_duration_seconds")
       assert.include(metrics.body, "outbox_oldest_pending_age_seconds")
+      assert.match(metrics.body, /tasks_create_statement_creates_count\S* 1/, "the create's statement, of one")
     })
   )
 })
