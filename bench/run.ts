@@ -381,6 +381,12 @@ const benchCreate = async (system: System, baselineDb: string) => {
       .map((svc) => `${svc} ${rss.map((h) => fmt(h[svc] ?? Number.NaN)).join(" / ")}`)
       .join("; ")}`
   )
+  const statementMetric = (suffix: string) =>
+    metric(`${system.tasksHttp}/metrics`, `tasks_create_statement_creates_${suffix}`).catch(() => Number.NaN)
+  const [statements, batched] = [await statementMetric("count"), await statementMetric("sum")]
+  diagnose(
+    `create, creates per statement (group commit, warm-up included): ${fmt(batched / statements, 1)} in ${fmt(statements)} statements`
+  )
   diagnose(
     `create, machine busy during the runs: Workstream ${fmt(100 * stat(ws.map((r) => r.machineBusy)).median)} %, baseline ${fmt(100 * stat(base.map((r) => r.machineBusy)).median)} %`
   )
