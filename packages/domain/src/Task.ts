@@ -37,14 +37,14 @@ const storableText = Schema.makeFilter<string>((s) =>
  * A client's idempotency key for a create (the gateway's `Idempotency-Key`, `idempotency_key` in
  * gRPC): stored with the task it made, so storable text, and bounded.
  */
-export const IDEMPOTENCY_KEY_MAX = 200
+// Limits count code points (what a person and Postgres call characters), not UTF-16 units.
+const IDEMPOTENCY_KEY_MAX = 200
 export const IdempotencyKey = Schema.String.check(
+  storableText,
   Schema.isMinLength(1),
-  Schema.isMaxLength(IDEMPOTENCY_KEY_MAX),
-  storableText
+  Schema.isMaxCodePoints(IDEMPOTENCY_KEY_MAX, { message: `must be at most ${IDEMPOTENCY_KEY_MAX} characters` })
 )
 
-// Limits count code points (what a person and Postgres call characters), not UTF-16 units.
 export const Title = Schema.Trim.check(
   storableText,
   Schema.isMinLength(1, { message: "must not be empty or only whitespace" }),

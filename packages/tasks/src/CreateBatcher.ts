@@ -7,10 +7,11 @@
  * six (a plain driver, 10 connections).
  *
  * A statement's outcome is each of its creates' outcome: they commit together or fail together.
- * Every create is answered within `DATABASE_TIMEOUT` of joining the queue: one still queued then is
- * dropped, and a statement is cancelled at the earliest deadline of the creates in it, so a caller
- * hears "timed out" only once its statement was cancelled (which, like any cancelled statement,
- * may have committed: the README's "lost answer").
+ * A create is answered about `DATABASE_TIMEOUT` after joining the queue at the latest: one still
+ * queued then (or nearly then) is dropped unwritten, and a statement is cancelled at the earliest
+ * deadline of the creates in it; its callers wait for the cancel. A cancelled statement may still
+ * have committed (the README's "lost answer"), and PGlite (the embedded mode) cannot cancel one at
+ * all: there a statement that times out runs on, and its creates are written.
  */
 import type { Task } from "@workstream/domain"
 import {
@@ -83,6 +84,7 @@ export class CreateBatcher extends Context.Service<
         const changes = yield* TaskChanges
         const { databaseTimeout } = yield* TasksConfig
         const queue = yield* Queue.unbounded<Pending>()
+        const minBudget = Math.min(100, Duration.toMillis(databaseTimeout) / 4)
         let closed = false
 
         /** Answers each create with its own part of the statement's outcome. */
@@ -90,8 +92,7 @@ export class CreateBatcher extends Context.Service<
           Effect.forEach(creates, (create, i) => Deferred.done(create.done, outcomeAt(exit, i)), { discard: true })
 
         const statement = (creates: Arr.NonEmptyReadonlyArray<Pending>, budget: number) =>
-          changes.createMany(creates).pipe(
-            Effect.tap(() => Metric.update(statementSizes, creates.length)),
+          Effect.andThen(Metric.update(statementSizes, creates.length), changes.createMany(creates)).pipe(
             Effect.timeoutOrElse({ duration: Duration.millis(budget), orElse: () => Effect.fail(timedOut()) }),
             // One span per statement, linked to each create's: a statement serves many traces.
             Effect.withSpan(
@@ -107,14 +108,18 @@ export class CreateBatcher extends Context.Service<
             )
           )
 
-        /** Writes what a writer took; only the statement itself can be interrupted, so all it took is answered. */
+        /**
+         * Writes what a writer took; only the statement itself can be interrupted, so all it took is
+         * answered. A create with less than `minBudget` left is not written: its statement would be
+         * cancelled, or commit while its caller hears "timed out", and would cut the others' time short.
+         */
         const write = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-          Effect.fnUntraced(function* (taken: ReadonlyArray<Pending>) {
+          Effect.fnUntraced(function* (batch: ReadonlyArray<Pending>) {
             const now = yield* Clock.currentTimeMillis
             const creates: Array<Pending> = []
-            for (const create of taken) {
+            for (const create of batch) {
               if (create.abandoned) continue
-              if (create.deadline <= now) yield* Deferred.fail(create.done, timedOut())
+              if (create.deadline - now < minBudget) yield* Deferred.fail(create.done, timedOut())
               else {
                 create.taken = true
                 creates.push(create)
@@ -149,7 +154,6 @@ export class CreateBatcher extends Context.Service<
           key?: KeyClaim
         ) {
           yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
-          if (closed) return yield* shuttingDown()
           const pending: Pending = {
             task,
             events,
@@ -160,13 +164,16 @@ export class CreateBatcher extends Context.Service<
             taken: false,
             abandoned: false
           }
-          yield* Queue.offer(queue, pending)
+          // One synchronous step, so nothing joins between the shutdown's last look at the queue and `closed`.
+          yield* Effect.suspend(() =>
+            closed || !Queue.offerUnsafe(queue, pending) ? Effect.fail(shuttingDown()) : Effect.void
+          )
           const answer = Deferred.await(pending.done)
           const abandon = Effect.sync(() => {
             pending.abandoned = true
           })
           return yield* answer.pipe(
-            // Taken, it is answered by its statement, which ends by this deadline; not taken, it is dropped.
+            // Taken, it is answered by its statement, cancelled at this deadline at the latest; not taken, it is dropped.
             Effect.timeoutOrElse({
               duration: databaseTimeout,
               orElse: () => (pending.taken ? answer : Effect.andThen(abandon, Effect.fail(timedOut())))

@@ -35,7 +35,11 @@ export class IdempotencyKeys extends Context.Service<
       })
 
       const deleteExpired = Effect.fn("IdempotencyKeys.deleteExpired")(function* (now: DateTime.Utc) {
-        const rows = yield* sql`DELETE FROM idempotency_keys WHERE expires_at <= ${toText(now)} RETURNING key`
+        // Locked in key order, as a create's claims are, so a create reclaiming expired keys meanwhile waits, never deadlocks.
+        const rows = yield* sql`
+          DELETE FROM idempotency_keys WHERE key IN (
+            SELECT key FROM idempotency_keys WHERE expires_at <= ${toText(now)} ORDER BY key FOR UPDATE)
+          RETURNING key`
         return rows.length
       })
 

@@ -11,7 +11,7 @@ import * as Proto from "@workstream/proto"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { HealthImplementation } from "grpc-health-check"
 import { Tasks, type Transition } from "../Tasks.ts"
-import { idempotencyKeyFrom, listQueryFrom, newTaskFrom, taskIdFrom, toProtoTask } from "./convert.ts"
+import { createRequestFrom, listQueryFrom, taskIdFrom, toProtoTask } from "./convert.ts"
 import { type ServiceError, toGrpcFailure } from "./errorStatus.ts"
 import { makeUnary } from "./unary.ts"
 
@@ -34,11 +34,8 @@ const handlers = Effect.gen(function* () {
 
   const server: Proto.TasksServiceServer = {
     createTask: unary("CreateTask", (request: Proto.CreateTaskRequest, call) =>
-      Effect.all([
-        Effect.fromResult(newTaskFrom(request)),
-        Effect.fromResult(idempotencyKeyFrom(request.idempotency_key))
-      ]).pipe(
-        Effect.flatMap(([fields, idempotencyKey]) => tasks.create({ fields, idempotencyKey, trace: call.trace })),
+      Effect.fromResult(createRequestFrom(request)).pipe(
+        Effect.flatMap(({ fields, idempotencyKey }) => tasks.create({ fields, idempotencyKey, trace: call.trace })),
         Effect.map((task) => ({ task: toProtoTask(task) })),
         Effect.catch(fail)
       )

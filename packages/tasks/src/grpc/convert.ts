@@ -27,17 +27,17 @@ export const taskIdFrom = (id: string): Result.Result<TaskId, ValidationError> =
 
 const decodeIdempotencyKey = Schema.decodeUnknownResult(Schema.Struct({ idempotency_key: IdempotencyKey }))
 
-/** The create's idempotency key, if it has one (proto3's empty string is none). */
-export const idempotencyKeyFrom = (key: string): Result.Result<string | undefined, ValidationError> =>
-  key === ""
-    ? Result.succeed(undefined)
-    : Result.mapBoth(decodeIdempotencyKey({ idempotency_key: key }), {
-        onFailure: validationErrorFrom,
-        onSuccess: (request) => request.idempotency_key
-      })
+export interface CreateRequest {
+  readonly fields: NewTaskFields
+  /** Absent when the request has none (proto3's empty string). */
+  readonly idempotencyKey: string | undefined
+}
 
-/** The create request's fields, unvalidated beyond their wire types: the lifecycle validates them. */
-export const newTaskFrom = (request: Proto.CreateTaskRequest): Result.Result<NewTaskFields, ValidationError> => {
+/**
+ * The create request: its idempotency key checked, its fields unvalidated beyond their wire types
+ * (the lifecycle validates them).
+ */
+export const createRequestFrom = (request: Proto.CreateTaskRequest): Result.Result<CreateRequest, ValidationError> => {
   const problems: Array<{ path: string; message: string }> = []
   let priority: TaskPriority | undefined
   if (request.priority !== Proto.TaskPriority.TASK_PRIORITY_UNSPECIFIED) {
@@ -49,13 +49,21 @@ export const newTaskFrom = (request: Proto.CreateTaskRequest): Result.Result<New
     due_at = DateTime.make(request.due_at).pipe((o) => (o._tag === "Some" ? DateTime.toUtc(o.value) : undefined))
     if (due_at === undefined) problems.push({ path: "due_at", message: "is not a valid timestamp" })
   }
+  const key = request.idempotency_key
+  if (key !== "") {
+    const decoded = decodeIdempotencyKey({ idempotency_key: key })
+    if (Result.isFailure(decoded)) problems.push(...validationErrorFrom(decoded.failure).problems)
+  }
   if (problems.length > 0) return Result.fail(new ValidationError({ problems }))
   return Result.succeed({
-    title: request.title,
-    ...(request.description === undefined ? {} : { description: request.description }),
-    ...(priority === undefined ? {} : { priority }),
-    ...(request.assignee === undefined ? {} : { assignee: request.assignee }),
-    ...(due_at === undefined ? {} : { due_at })
+    fields: {
+      title: request.title,
+      ...(request.description === undefined ? {} : { description: request.description }),
+      ...(priority === undefined ? {} : { priority }),
+      ...(request.assignee === undefined ? {} : { assignee: request.assignee }),
+      ...(due_at === undefined ? {} : { due_at })
+    },
+    idempotencyKey: key === "" ? undefined : key
   })
 }
 

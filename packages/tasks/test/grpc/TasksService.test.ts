@@ -92,21 +92,26 @@ layer(TasksUnderTest.layer, { timeout: "60 seconds", excludeTestServices: true }
     })
   )
 
-  it.effect("CreateTask with an idempotency key holding a NUL or over 200 characters is INVALID_ARGUMENT", () =>
-    Effect.gen(function* () {
-      const { client } = yield* service
-      for (const idempotency_key of ["nul\u0000key", "k".repeat(201)]) {
-        const error = yield* Effect.flip(
-          call(client.createTask.bind(client), {
-            title: "Keyed",
-            priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED,
-            idempotency_key
-          })
-        )
-        assert.strictEqual(error.code, 3)
-        assert.include(error.details, "idempotency_key")
-      }
-    })
+  it.effect(
+    "CreateTask with an idempotency key holding a NUL or over 200 characters is INVALID_ARGUMENT, named with the other bad fields",
+    () =>
+      Effect.gen(function* () {
+        const { client } = yield* service
+        for (const idempotency_key of ["nul\u0000key", "k".repeat(201)]) {
+          const error = yield* Effect.flip(
+            call(client.createTask.bind(client), { title: "Keyed", priority: 99 as TaskPriority, idempotency_key })
+          )
+          assert.strictEqual(error.code, 3)
+          assert.include(error.details, "idempotency_key")
+          assert.include(error.details, "priority")
+        }
+        const accepted = yield* call(client.createTask.bind(client), {
+          title: "Keyed",
+          priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED,
+          idempotency_key: "\u{1F511}".repeat(200)
+        })
+        assert.strictEqual(accepted.task?.title, "Keyed", "200 characters, counted as code points, are accepted")
+      })
   )
 
   it.effect("GetTask: a malformed id is INVALID_ARGUMENT, an unknown one NOT_FOUND, a known one the task", () =>
