@@ -49,7 +49,10 @@ interface Pending extends NewTask {
 }
 
 export interface Options {
-  /** Statements of creates in flight at once, each on its own connection (four of the pool's ten leave the reads, updates and relay room). */
+  /**
+   * Statements of creates in flight at once, each on its own connection: four of the pool's ten
+   * leave the reads, the updates and the relay room.
+   */
   readonly writers?: number
   /** The most creates one statement carries. */
   readonly maxBatch?: number
