@@ -24,6 +24,7 @@ export const isTerminal = (status: TaskStatus): boolean => status === "COMPLETED
 export const TITLE_MAX = 200
 export const DESCRIPTION_MAX = 10_000
 export const ASSIGNEE_MAX = 200
+export const IDEMPOTENCY_KEY_MAX = 200
 
 /**
  * Text a database can store as given: well-formed Unicode (no lone surrogates, which would be
@@ -33,12 +34,12 @@ const storableText = Schema.makeFilter<string>((s) =>
   s.isWellFormed() && !s.includes("\u0000") ? undefined : "must be valid Unicode text without NUL characters"
 )
 
+// Limits count code points (what a person and Postgres call characters), not UTF-16 units.
+
 /**
  * A client's idempotency key for a create (the gateway's `Idempotency-Key`, `idempotency_key` in
  * gRPC): stored with the task it made, so storable text, and bounded.
  */
-// Limits count code points (what a person and Postgres call characters), not UTF-16 units.
-const IDEMPOTENCY_KEY_MAX = 200
 export const IdempotencyKey = Schema.String.check(
   storableText,
   Schema.isMinLength(1),

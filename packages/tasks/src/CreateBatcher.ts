@@ -116,8 +116,11 @@ export class CreateBatcher extends Context.Service<
          * answered. A create with less than `minBudget` left is not written: its statement would be
          * cancelled, or commit while its caller hears "timed out", and would cut the others' time short.
          */
-        const write = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-          Effect.fnUntraced(function* (batch: ReadonlyArray<Pending>) {
+        const write = (
+          batch: ReadonlyArray<Pending>,
+          restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+        ) =>
+          Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
             const creates: Array<Pending> = []
             for (const create of batch) {
@@ -139,7 +142,7 @@ export class CreateBatcher extends Context.Service<
 
         const writer = Effect.forever(
           Effect.uninterruptibleMask((restore) =>
-            Effect.flatMap(restore(Queue.takeBetween(queue, 1, maxBatch)), write(restore))
+            Effect.flatMap(restore(Queue.takeBetween(queue, 1, maxBatch)), (batch) => write(batch, restore))
           )
         )
         for (let i = 0; i < writers; i++) yield* Effect.forkScoped(writer)

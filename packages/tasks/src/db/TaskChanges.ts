@@ -33,8 +33,18 @@ export interface NewTask {
 // A Task that does not encode is a bug, not something a caller can handle: it dies, naming the field.
 const encodeTask = (task: Task) => Effect.orDie(Schema.encodeEffect(TaskFromRow)(task))
 
-/** A change's outbox rows as JSON records, each naming the task whose change it goes with (`change_of`). */
-const outboxRecords = (change_of: TaskId, events: ReadonlyArray<NewOutboxRow>) =>
+/** An outbox row as a JSON record, naming the task whose change it goes with (`change_of`). */
+interface OutboxRecord {
+  readonly event_id: string
+  readonly event_type: string
+  readonly task_id: string
+  readonly body: string
+  readonly traceparent: string | null
+  readonly tracestate: string | null
+  readonly change_of: TaskId
+}
+
+const outboxRecords = (change_of: TaskId, events: ReadonlyArray<NewOutboxRow>): Array<OutboxRecord> =>
   events.map(({ envelope, traceparent, tracestate }) => ({
     event_id: envelope.event_id,
     event_type: envelope.event_type,
@@ -95,7 +105,7 @@ export class TaskChanges extends Context.Service<
        * wrote an event. The NOTIFY is delivered when the statement's transaction commits. Outbox rows
        * keep the order they are given in (their seq).
        */
-      const withEvents = (steps: Statement.Fragment, events: ReadonlyArray<ReturnType<typeof outboxRecords>[number]>) =>
+      const withEvents = (steps: Statement.Fragment, events: ReadonlyArray<OutboxRecord>) =>
         Effect.map(
           sql<{ readonly id: TaskId }>`WITH ${steps},
             events AS (INSERT INTO outbox (event_id, event_type, task_id, body, traceparent, tracestate)
@@ -117,9 +127,9 @@ export class TaskChanges extends Context.Service<
           )
           const columns = sql.csv(Object.keys(tasks[0] ?? {}))
           // Claims go in key order, so two statements claiming the same keys wait on each other, never
-          // deadlock. An expired key not yet deleted may be reused: replace it rather than conflict with it. Expiry is
-          // judged by the same clock as `IdempotencyKeys.find` (Effect's Clock), or a key `find` calls expired
-          // could still refuse the claim when the database's clock lags this process's.
+          // deadlock. An expired key not yet deleted may be reused: replace it rather than conflict
+          // with it. Expiry is judged by the same clock as `IdempotencyKeys.find` (Effect's Clock), or
+          // a key `find` calls expired could still refuse the claim when the database's clock lags.
           const now = yield* DateTime.now
           return yield* withEvents(
             sql`claims AS (SELECT * FROM json_populate_recordset(NULL::idempotency_keys, ${JSON.stringify(claims)}::json)),
