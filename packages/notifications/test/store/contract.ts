@@ -2,9 +2,14 @@
 import { assert, layer } from "@effect/vitest"
 import { type EventType, Ids, Lifecycle, TaskCommand } from "@workstream/domain"
 import { DateTime, Effect, type Layer, Option, Result } from "effect"
-import { type NotificationRecord, NotificationRecords, type StoreUnavailable } from "../../src/index.ts"
+import {
+  type DeadLetter,
+  type NotificationRecord,
+  NotificationRecords,
+  type StoreUnavailable
+} from "../../src/index.ts"
 
-const recordFor = (eventType: EventType, overrides: Partial<NotificationRecord> = {}) =>
+export const recordFor = (eventType: EventType, overrides: Partial<NotificationRecord> = {}) =>
   Effect.gen(function* () {
     const now = yield* DateTime.now
     const task_id = yield* Ids.taskId
@@ -23,6 +28,20 @@ const recordFor = (eventType: EventType, overrides: Partial<NotificationRecord> 
       ...overrides
     }
     return record
+  })
+
+export const deadLetterFor = (attempts: number) =>
+  Effect.gen(function* () {
+    const letter: DeadLetter = {
+      id: yield* Ids.uuidv7,
+      event_id: attempts === 1 ? "" : `not-a-uuid-${attempts}`,
+      routing_key: "workstream.task.created.v1",
+      reason: `reason ${attempts}`,
+      stage: attempts === 3 ? "process" : "decode",
+      attempts,
+      dead_lettered_at: yield* DateTime.now
+    }
+    return letter
   })
 
 export const contractSuite = (name: string, store: Layer.Layer<NotificationRecords, StoreUnavailable>) =>
@@ -89,18 +108,7 @@ export const contractSuite = (name: string, store: Layer.Layer<NotificationRecor
       it.effect("keeps every dead letter, listed in the order they happened, page by page", () =>
         Effect.gen(function* () {
           const store = yield* records
-          const now = yield* DateTime.now
-          const letters = yield* Effect.forEach([1, 2, 3], (attempts) =>
-            Effect.map(Ids.uuidv7, (id) => ({
-              id,
-              event_id: attempts === 1 ? "" : `not-a-uuid-${attempts}`,
-              routing_key: "workstream.task.created.v1",
-              reason: `reason ${attempts}`,
-              stage: attempts === 3 ? ("process" as const) : ("decode" as const),
-              attempts,
-              dead_lettered_at: now
-            }))
-          )
+          const letters = yield* Effect.forEach([1, 2, 3], deadLetterFor)
           yield* Effect.forEach(letters, (letter) => store.recordDeadLetter(letter))
           const page = yield* store.listDeadLetters({ after: letters[0]?.id, limit: 1 })
           assert.deepStrictEqual(page, letters.slice(1, 2))
