@@ -9,6 +9,7 @@
 import { Effect, Layer, Metric, type Types } from "effect"
 import { HttpMiddleware, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApi, type HttpApiGroup } from "effect/http-api"
+import * as MetricFamily from "./MetricFamily.ts"
 
 interface Route {
   readonly pattern: RegExp
@@ -53,13 +54,19 @@ export const pathOf = (url: string): string => {
   return URL.canParse(url, base) ? new URL(url, base).pathname : (url.split("?")[0] ?? url)
 }
 
-const requests = Metric.counter("http_server_requests_total", {
-  description: "HTTP requests served, by route, method and status"
-})
-const duration = Metric.histogram("http_server_duration_seconds", {
-  description: "HTTP request latency in seconds, by route and method",
-  boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-})
+const requests = MetricFamily.of((attributes: { route: string; method: string; status: string }) =>
+  Metric.counter("http_server_requests_total", {
+    description: "HTTP requests served, by route, method and status",
+    attributes
+  })
+)
+const duration = MetricFamily.of((attributes: { route: string; method: string }) =>
+  Metric.histogram("http_server_duration_seconds", {
+    description: "HTTP request latency in seconds, by route and method",
+    boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    attributes
+  })
+)
 
 const record = (
   table: RouteTable,
@@ -69,14 +76,8 @@ const record = (
 ) => {
   const route = table.templateOf(pathOf(request.url))
   return Effect.all([
-    Metric.update(
-      requests.pipe(Metric.withAttributes({ route, method: request.method, status: String(response.status) })),
-      1
-    ),
-    Metric.update(
-      duration.pipe(Metric.withAttributes({ route, method: request.method })),
-      (performance.now() - startedAt) / 1000
-    )
+    Metric.update(requests({ route, method: request.method, status: String(response.status) }), 1),
+    Metric.update(duration({ route, method: request.method }), (performance.now() - startedAt) / 1000)
   ])
 }
 

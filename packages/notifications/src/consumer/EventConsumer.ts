@@ -26,15 +26,17 @@ export interface Options {
   readonly inPlaceRetry: Schedule.Schedule<unknown, TransientFailure>
 }
 
-const consumed = Metric.counter("notifications_events_consumed_total", {
-  description: "messages consumed, by outcome (recorded, duplicate, retried, dead_lettered)"
-})
 const latency = Metric.histogram("notifications_processing_seconds", {
   description: "time from delivery to ack (or hand-off to a retry queue or the DLQ)",
   boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 })
 const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "messages being processed right now" })
-const countedAs = (name: string) => consumed.pipe(Metric.withAttributes({ outcome: name }))
+const countedAs = (outcome: string) =>
+  Metric.counter("notifications_events_consumed_total", {
+    description: "messages consumed, by outcome (recorded, duplicate, retried, dead_lettered)",
+    // Built in, not added with Metric.withAttributes, which copies the fiber's Context per update.
+    attributes: { outcome }
+  })
 // One counter per outcome, made once: the per-message path does not rebuild them.
 const byOutcome = {
   recorded: countedAs("recorded"),

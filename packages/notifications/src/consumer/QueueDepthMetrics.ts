@@ -1,10 +1,13 @@
 /** Consumer lag and DLQ depth as a gauge, sampled every few seconds: `notifications_queue_depth{queue}`. */
-import { EventSource } from "@workstream/platform"
+import { EventSource, MetricFamily } from "@workstream/platform"
 import { Effect, Layer, Metric, Schedule } from "effect"
 
-const depth = Metric.gauge("notifications_queue_depth", {
-  description: "messages waiting in a queue: the notifications queue (consumer lag) and its DLQ"
-})
+const depth = MetricFamily.of((attributes: { queue: string }) =>
+  Metric.gauge("notifications_queue_depth", {
+    description: "messages waiting in a queue: the notifications queue (consumer lag) and its DLQ",
+    attributes
+  })
+)
 
 export const layer = Layer.effectDiscard(
   Effect.gen(function* () {
@@ -13,8 +16,8 @@ export const layer = Layer.effectDiscard(
     yield* source.depths.pipe(
       Effect.flatMap((depths) =>
         Effect.all([
-          Metric.update(depth.pipe(Metric.withAttributes({ queue: queue.name })), depths.queue),
-          Metric.update(depth.pipe(Metric.withAttributes({ queue: deadLetterQueue.name })), depths.deadLetters)
+          Metric.update(depth({ queue: queue.name }), depths.queue),
+          Metric.update(depth({ queue: deadLetterQueue.name }), depths.deadLetters)
         ])
       ),
       // A broker that is away shows in /readyz; the gauge keeps its last value meanwhile.

@@ -7,7 +7,7 @@
 
 import { randomUUID } from "node:crypto"
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
-import { TraceContext } from "@workstream/platform"
+import { MetricFamily, TraceContext } from "@workstream/platform"
 import { Cause, type Context, Duration, Effect, Exit, Metric } from "effect"
 import type { GrpcFailure } from "./errorStatus.ts"
 
@@ -16,11 +16,16 @@ export interface CallContext {
   readonly trace: TraceContext.TraceContext
 }
 
-const rpcCalls = Metric.counter("rpc_server_calls_total", { description: "gRPC calls served, by method and code" })
-const rpcDuration = Metric.histogram("rpc_server_duration_seconds", {
-  description: "gRPC call latency in seconds, by method",
-  boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-})
+const rpcCalls = MetricFamily.of((attributes: { method: string; code: string }) =>
+  Metric.counter("rpc_server_calls_total", { description: "gRPC calls served, by method and code", attributes })
+)
+const rpcDuration = MetricFamily.of((attributes: { method: string }) =>
+  Metric.histogram("rpc_server_duration_seconds", {
+    description: "gRPC call latency in seconds, by method",
+    boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    attributes
+  })
+)
 
 const first = (metadata: Metadata, key: string): string | undefined => {
   const [value] = metadata.get(key)
@@ -73,8 +78,8 @@ export const makeUnary =
       Effect.onExit((exit) => {
         const code = codeOf(exit)
         return Effect.all([
-          Metric.update(rpcCalls.pipe(Metric.withAttributes({ method, code: status[code] ?? String(code) })), 1),
-          Metric.update(rpcDuration.pipe(Metric.withAttributes({ method })), (performance.now() - started) / 1000)
+          Metric.update(rpcCalls({ method, code: status[code] ?? String(code) }), 1),
+          Metric.update(rpcDuration({ method }), (performance.now() - started) / 1000)
         ])
       }),
       Effect.tapCause((cause) => (Cause.hasDies(cause) ? Effect.logError("gRPC handler failed", cause) : Effect.void)),
