@@ -3,7 +3,7 @@
  * monotonic within a process (RFC 9562 §6.2, method 1: a counter seeded at random each
  * millisecond), so two ids made in the same millisecond still sort in the order they were made.
  */
-import { randomInt } from "node:crypto"
+import { randomFillSync, randomInt } from "node:crypto"
 import { Clock, Effect, Schema } from "effect"
 import { v7 } from "uuid"
 import { TaskId } from "./Task.ts"
@@ -25,9 +25,23 @@ const advance = (now: number) => {
   return { msecs: state.msecs, seq: state.seq }
 }
 
+// Random bytes drawn a page at a time, as Node's randomUUID does: uuid asks the CSPRNG for 16
+// bytes per id otherwise, a system call each (1.5 us an id, against 0.2 from the pool).
+const pool = new Uint8Array(4096)
+let drawn = pool.length
+
+const randomBytes16 = () => {
+  if (drawn + 16 > pool.length) {
+    randomFillSync(pool)
+    drawn = 0
+  }
+  drawn += 16
+  return pool.subarray(drawn - 16, drawn)
+}
+
 /** A fresh UUIDv7 string: 48 bits of Clock milliseconds, a 31-bit counter, random bits from a CSPRNG. */
 export const uuidv7: Effect.Effect<string> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-  Effect.sync(() => v7(advance(now)))
+  Effect.sync(() => v7({ ...advance(now), random: randomBytes16() }))
 )
 
 export const taskId: Effect.Effect<TaskId> = Effect.map(uuidv7, Schema.decodeSync(TaskId))
