@@ -155,13 +155,13 @@ ${(output.diagnostics ?? []).map((d) => `- ${d}`).join("\n")}
 ${ANALYSIS}
 ## What each figure is
 
-- **create**: autocannon, ${s.connections} connections, ${s.create_seconds} s per run, \`POST /api/v1/tasks\`
-  through the multi-process system (\`pnpm start\` with DATABASE_URL, AMQP_URL, REDIS_URL,
-  NOTIFICATION_STORE=memory: gateway -> gRPC -> tasks -> one Postgres transaction; the relay and
-  notifications run too). Baseline, alternating run by run: \`bench/baseline-server.ts\`, a bare
-  \`node:http\` server that parses and checks the same JSON and runs the same transaction (task
-  row, outbox row, \`pg_notify\`) with a plain \`pg\` pool of the same size (10) on its own database
-  with the same schema. Latencies are autocannon's.
+- **create**: autocannon, ${s.connections} connections, ${s.create_seconds} s per run after a warm-up of
+  ${s.create_warmup_seconds ?? 3} s for each side, \`POST /api/v1/tasks\` through the multi-process system
+  (\`pnpm start\` with DATABASE_URL, AMQP_URL, REDIS_URL, NOTIFICATION_STORE=memory: gateway -> gRPC
+  -> tasks -> one Postgres transaction; the relay and notifications run too). Baseline, alternating
+  run by run: \`bench/baseline-server.ts\`, a bare \`node:http\` server that parses and checks the
+  same JSON and runs the same transaction (task row, outbox row, \`pg_notify\`) with a plain \`pg\`
+  pool of the same size (10) on its own database with the same schema. Latencies are autocannon's.
 - **RSS**: each service process's VmRSS right after each Workstream create run.
 - **end-to-end**: on a second, fresh system (own database and vhost: an empty notification store, no
   backlog from the create runs), an open-loop generator sends ${s.e2e_rate} creates/s for ${s.e2e_seconds} s,
