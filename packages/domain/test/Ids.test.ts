@@ -28,7 +28,10 @@ describe("Ids.uuidv7", () => {
   it.effect("each id has random bits of its own, also across refills of the random pool", () =>
     Effect.gen(function* () {
       // The last 40 bits are random alone (the counter ends before them); 1,000 ids span four pages.
-      const tails = yield* Effect.replicateEffect(Effect.map(Ids.uuidv7, (id) => id.slice(-10)), 1_000)
+      const tails = yield* Effect.replicateEffect(
+        Effect.map(Ids.uuidv7, (id) => id.slice(-10)),
+        1_000
+      )
       assert.strictEqual(new Set(tails).size, tails.length)
     })
   )
