@@ -45,7 +45,7 @@ const program = Effect.gen(function* () {
           Layer.provide(Layer.succeedContext(bus))
         ),
         dedupe: dedupeInRedis({ url: Redacted.make(REDIS_URL), ttl: Duration.minutes(5), prefix }),
-        records: recordsInMemory,
+        records: recordsInMemory(),
         names: { broker: "event_bus", dedupe: "dedupe" }
       },
       { httpPort: 0, host: "127.0.0.1", bounds: { queue: Number.MAX_SAFE_INTEGER, deadLetters: 0 } }

@@ -70,7 +70,7 @@ const CREATE_SECONDS = quick ? 4 : 10
  * start (JIT): 4 s slices read Workstream 1,061 / 1,297 / 1,408 / 1,645 req/s, then 1,390-1,590,
  * and the bare baseline 2,687 / 2,969 / 3,428 / 3,486. Quick runs, for A/B, keep a short one.
  */
-const CREATE_WARMUP_SECONDS = quick ? 3 : 15
+const CREATE_WARMUP_SECONDS = quick ? 3 : 20
 const CONNECTIONS = 64
 const E2E_RATE = 200
 const E2E_SECONDS = quick ? 10 : 30
@@ -207,6 +207,8 @@ const startSystem = async (name: string, database: string, vh: string): Promise<
         AMQP_URL: amqpUrl(vh),
         REDIS_URL,
         NOTIFICATION_STORE: "memory",
+        // The end-to-end part reads a whole run's records back by id: room for two runs of them.
+        NOTIFICATION_MEMORY_LIMIT: String(Math.max(10_000, 2 * E2E_RATE * E2E_SECONDS)),
         DEDUPE_TTL: "30 minutes",
         GATEWAY_PORT: String(gw),
         TASKS_GRPC_PORT: String(grpc),

@@ -1,7 +1,7 @@
 /** The notifications service's settings, read once at start from the environment (README: Configuration). */
 import { ServiceConfig } from "@workstream/platform"
 import { Config, Duration, Effect, Option } from "effect"
-import { MEMORY_STORE_LIMIT } from "./store/memory.ts"
+import { DEFAULT_MEMORY_LIMIT } from "./store/memory.ts"
 
 const settings = {
   amqpUrl: Config.Redacted("AMQP_URL"),
@@ -9,7 +9,7 @@ const settings = {
   /** `mongo` (needs MONGO_URL) or `memory` (explicit: records do not survive a restart). */
   store: Config.Literals(["mongo", "memory"], "NOTIFICATION_STORE").pipe(Config.withDefault("mongo" as const)),
   /** With the memory store: how many records (and dead letters) it keeps, dropping the oldest. */
-  memoryStoreLimit: ServiceConfig.intAtLeast("NOTIFICATION_MEMORY_LIMIT", 1, MEMORY_STORE_LIMIT),
+  memoryLimit: ServiceConfig.intAtLeast("NOTIFICATION_MEMORY_LIMIT", 1, DEFAULT_MEMORY_LIMIT),
   mongoUrl: Config.Redacted("MONGO_URL").pipe(Config.option),
   mongoDb: Config.String("MONGO_DB").pipe(Config.withDefault("workstream")),
   httpPort: ServiceConfig.port("HTTP_PORT", 8082),

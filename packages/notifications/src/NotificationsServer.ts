@@ -16,7 +16,7 @@ import { dedupeInRedis } from "./dedupe/redis.ts"
 import { Api } from "./http/Api.ts"
 import { DeadLettersHandlers, NotificationsHandlers } from "./http/NotificationsHandlers.ts"
 import type { NotificationsSettings } from "./NotificationsConfig.ts"
-import { recordsInMemoryUpTo } from "./store/memory.ts"
+import { recordsInMemory } from "./store/memory.ts"
 import { recordsInMongo } from "./store/mongo.ts"
 import { NotificationRecords, type StoreUnavailable } from "./store/NotificationRecords.ts"
 
@@ -38,9 +38,9 @@ const records = (settings: NotificationsSettings) =>
   settings.store === "memory" || Option.isNone(settings.mongoUrl)
     ? Layer.effectDiscard(
         Effect.logWarning(
-          `NOTIFICATION_STORE=memory: the newest ${settings.memoryStoreLimit} records live in this process only and are lost on restart`
+          `NOTIFICATION_STORE=memory: the newest ${settings.memoryLimit} records live in this process only and are lost on restart`
         )
-      ).pipe(Layer.provideMerge(recordsInMemoryUpTo(settings.memoryStoreLimit)))
+      ).pipe(Layer.provideMerge(recordsInMemory({ limit: settings.memoryLimit })))
     : recordsInMongo({ url: settings.mongoUrl.value, database: settings.mongoDb })
 
 /** What the service consumes from and keeps its state in, with the names `/readyz` reports them by. */

@@ -1,9 +1,13 @@
 /**
  * A metric labelled per update, such as a request counter by route and status, without
- * `Metric.withAttributes`: that wraps the metric so each update copies the fiber's whole Context
- * to carry the attributes (1 us and about 4 KB of garbage per update in a service's fiber, twice a
- * request). A metric built with its attributes costs a look-up in the registry instead. Each
- * attribute set gets its metric on first use, so keep the values few (route templates, not paths).
+ * `Metric.withAttributes`: that wraps the metric so each update adds the attributes to the fiber's
+ * Context, which copies the whole Context once it is several layers deep, as a service's request
+ * fiber is (1 us and about 4 KB of garbage per update there, twice a request), and the shared
+ * metric recomputes its series key whenever the attributes differ from the last update's. A metric
+ * built with its attributes keeps its key; what is left is this family's look-up and the
+ * registry's. Each attribute set gets its metric on first use, so keep the values few (route
+ * templates, not paths). Attributes a fiber sets with `Metric.CurrentMetricAttributes` win over
+ * these (with `withAttributes` it was the other way); nothing here sets them.
  */
 import type { Metric } from "effect"
 

@@ -6,12 +6,7 @@
  * own; the gateway stops first, and tasks stops before the Postgres it uses.
  */
 import { GatewayConfig, GatewayServer } from "@workstream/gateway"
-import {
-  dedupeInMemory,
-  NotificationsConfig,
-  NotificationsServer,
-  recordsInMemoryUpTo
-} from "@workstream/notifications"
+import { dedupeInMemory, NotificationsConfig, NotificationsServer, recordsInMemory } from "@workstream/notifications"
 import { EventPublisher, EventSource, InMemoryBroker, ServiceConfig, Topology } from "@workstream/platform"
 import { TasksConfig, TasksServer } from "@workstream/tasks"
 import { ConfigProvider, Effect, Layer, Option, References, Result, type Scope } from "effect"
@@ -108,7 +103,7 @@ export const run = ({ system: settings, ...config }: Settings): Effect.Effect<En
     })
 
     const notifications = Effect.gen(function* () {
-      const { prefetch, dedupeTtl, httpPort, memoryStoreLimit } = config.notifications
+      const { prefetch, dedupeTtl, httpPort, memoryLimit } = config.notifications
       yield* start(
         "notifications",
         NotificationsServer.layerWith(
@@ -117,7 +112,7 @@ export const run = ({ system: settings, ...config }: Settings): Effect.Effect<En
               Layer.provide(Layer.succeedContext(bus))
             ),
             dedupe: dedupeInMemory({ ttl: dedupeTtl }),
-            records: recordsInMemoryUpTo(memoryStoreLimit),
+            records: recordsInMemory({ limit: memoryLimit }),
             names: { broker: "event_bus", dedupe: "dedupe" }
           },
           { httpPort, bounds: NotificationsServer.boundsOf(config.notifications) }

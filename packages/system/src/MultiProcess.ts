@@ -40,13 +40,14 @@ const heapBounds = (semiSpaceMb: number) => `--max-semi-space-size=${semiSpaceMb
  * generation to 64 MB a semi-space and lets garbage pile up in a multi-gigabyte old generation: a
  * loaded service measured 300-425 MB of RSS around a live heap of about 50 MB, and under 150 MB
  * with these bounds and bundles, for some more CPU per request (bench/analysis.md). The old
- * generation's limit leaves room for the in-memory record store (NOTIFICATION_STORE=memory keeps
- * the newest NOTIFICATION_MEMORY_LIMIT records, a few MB by default). The consumer allocates the
- * most per unit of work: with 8 MB semi-spaces instead of 4 it spent 3-16 % less CPU per event in
- * alternating quick runs (not visible in the noise of the full runs), for about 13 MB of RSS. The
- * image sets the gateway's and tasks' bounds as its default and compose.yaml notifications'; in
- * Kubernetes each service gets its young generation and an old generation sized to its pod's
- * memory limit (infra/k8s). Flags in your own NODE_OPTIONS come after these, so they win.
+ * generation's limit is a ceiling, not a target: a service's live heap is 30-40 MB, and the
+ * in-memory record store (NOTIFICATION_STORE=memory) keeps a few MB by default. The consumer
+ * allocates the most per unit of work: with 8 MB semi-spaces instead of 4 it spent 3-16 % less CPU
+ * per event in alternating quick runs (not visible in the noise of the full runs), for about 13 MB
+ * of RSS. The image sets the gateway's and tasks' bounds as its default and compose.yaml
+ * notifications'; in Kubernetes each service gets its young generation and an old generation
+ * sized to its pod's memory limit (infra/k8s). Flags in your own NODE_OPTIONS come after these,
+ * so they win.
  */
 export const SERVICE_NODE_OPTIONS: Readonly<Record<ServiceProcess["name"], string>> = {
   tasks: heapBounds(4),

@@ -34,7 +34,7 @@ const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "me
 const countedAs = (outcome: string) =>
   Metric.counter("notifications_events_consumed_total", {
     description: "messages consumed, by outcome (recorded, duplicate, retried, dead_lettered)",
-    // Built in, not added with Metric.withAttributes, which copies the fiber's Context per update.
+    // Built in, not added per update with Metric.withAttributes (see platform's MetricFamily).
     attributes: { outcome }
   })
 // One counter per outcome, made once: the per-message path does not rebuild them.

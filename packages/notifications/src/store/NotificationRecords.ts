@@ -1,7 +1,8 @@
 /**
  * The record store port: each processed event is recorded once, append-only, and can be
  * listed for the debug API. Two adapters (MongoDB, in-memory) run the query built here and
- * pass one contract suite, so they answer the same way.
+ * pass one contract suite, so they answer the same way; the in-memory one keeps only its newest
+ * records, so it knows an event as a duplicate only while its record is among them.
  */
 import { EventType, Task, TaskId } from "@workstream/domain"
 import { Context, type Effect, type Option, Schema } from "effect"

@@ -6,9 +6,9 @@
  * of the consumer's CPU.
  *
  * It keeps the newest `limit` records and dead letters, dropping the oldest: kept without bound,
- * a long-running embedded system grew until its heap ran out (about 600 bytes a record). So an
- * event is recorded once only while its record is among the newest; the dedupe store, which
- * answers first, still remembers it for `DEDUPE_TTL`.
+ * it grew with every event for as long as the process lived. So it answers "duplicate" only for
+ * an event whose record is still among the newest; an older duplicate is recorded again (the
+ * dedupe store catches only redeliveries and retried copies, see processEvent).
  */
 import { Effect, Layer, Option } from "effect"
 import { find } from "mingo"
@@ -20,28 +20,42 @@ import {
   queryOf
 } from "./NotificationRecords.ts"
 
-/** How many records (and, apart, dead letters) the store keeps unless told otherwise. */
-export const MEMORY_STORE_LIMIT = 10_000
+/** How many records (and as many dead letters) the store keeps unless told otherwise. */
+export const DEFAULT_MEMORY_LIMIT = 10_000
 
-/** Adds in place (one synchronous step, so atomic), then drops the oldest entry past `limit`. */
-const keepNewest = <V>(entries: Map<string, V>, limit: number, key: string, value: V) => {
-  entries.set(key, value)
-  // A Map iterates in insertion order, so its first key is the oldest.
-  if (entries.size > limit) entries.delete(entries.keys().next().value as string)
+/** The newest `limit` values, overwriting the oldest; unordered (every listing sorts by id). */
+const ring = <V>(limit: number) => {
+  const slots: Array<V> = []
+  let next = 0
+  return {
+    slots,
+    /** Stores `value` and returns the value it displaced, if the ring was full. */
+    push: (value: V): V | undefined => {
+      const displaced = slots[next]
+      slots[next] = value
+      next = (next + 1) % limit
+      return displaced
+    }
+  }
 }
 
-export const recordsInMemoryUpTo = (limit: number) =>
+export const recordsInMemory = (options: { readonly limit: number } = { limit: DEFAULT_MEMORY_LIMIT }) =>
   Layer.sync(NotificationRecords, () => {
-    // Keyed by event_id: the unique index of the real store. Copying the map per record made
-    // every insert cost the whole store, so it changes in place.
+    // Keyed by event_id: the unique index of the real store. Changed in place, in one synchronous
+    // step each (so atomic): copying the map per record made every insert cost the whole store.
     const records = new Map<string, NotificationRecord>()
-    const deadLetters = new Map<string, DeadLetter>()
+    // The age order beside the map: deleting a Map's first key walks past every slot deleted
+    // before it (3.6 us an insert at 10,000 records, against 0.08 with the ring).
+    const recordOrder = ring<string>(options.limit)
+    const deadLetters = ring<DeadLetter>(options.limit)
 
     return NotificationRecords.of({
       record: (record) =>
         Effect.sync(() => {
           if (records.has(record.event_id)) return "duplicate" as const
-          keepNewest(records, limit, record.event_id, record)
+          records.set(record.event_id, record)
+          const oldest = recordOrder.push(record.event_id)
+          if (oldest !== undefined) records.delete(oldest)
           return "recorded" as const
         }),
       get: (eventId) => Effect.sync(() => Option.fromUndefinedOr(records.get(eventId))),
@@ -52,15 +66,13 @@ export const recordsInMemoryUpTo = (limit: number) =>
             .limit(filter.limit)
             .all()
         ),
-      recordDeadLetter: (deadLetter) => Effect.sync(() => keepNewest(deadLetters, limit, deadLetter.id, deadLetter)),
-      listDeadLetters: ({ after, limit: pageSize }) =>
+      recordDeadLetter: (deadLetter) => Effect.sync(() => void deadLetters.push(deadLetter)),
+      listDeadLetters: ({ after, limit }) =>
         Effect.sync(() =>
-          find<DeadLetter>([...deadLetters.values()], deadLetterQueryOf(after))
+          find<DeadLetter>([...deadLetters.slots], deadLetterQueryOf(after))
             .sort({ id: 1 })
-            .limit(pageSize)
+            .limit(limit)
             .all()
         )
     })
   })
-
-export const recordsInMemory = recordsInMemoryUpTo(MEMORY_STORE_LIMIT)

@@ -55,7 +55,7 @@ const flakyRecords = (failures: number) =>
           )
       })
     })
-  ).pipe(Layer.provide(recordsInMemory))
+  ).pipe(Layer.provide(recordsInMemory()))
 
 /**
  * A crash before the ack, once: the first run does `before`, then cuts the consumer's connection
@@ -83,7 +83,7 @@ const recordsThenCrash = (connectionName: string) =>
       const crash = yield* crashOnce(connectionName)
       return NotificationRecords.of({ ...real, record: (record) => Effect.tap(real.record(record), () => crash) })
     })
-  ).pipe(Layer.provide(recordsInMemory))
+  ).pipe(Layer.provide(recordsInMemory()))
 
 /** A store that takes a while per record, so that several messages are in flight at once. */
 const slowRecords = Layer.effect(
@@ -94,7 +94,7 @@ const slowRecords = Layer.effect(
       record: (record) => Effect.andThen(Effect.sleep("20 millis"), real.record(record))
     })
   )
-).pipe(Layer.provide(recordsInMemory))
+).pipe(Layer.provide(recordsInMemory()))
 
 /**
  * A dedupe store that crashes the first time it has marked an event, before the ack: the broker
@@ -133,14 +133,14 @@ const countingRecords = () => {
           )
       })
     )
-  ).pipe(Layer.provide(recordsInMemory))
+  ).pipe(Layer.provide(recordsInMemory()))
   return { layer, calls: () => calls }
 }
 
 /** Consumer, publisher and stores on a topology of their own, with short retry delays. */
 const system = (
   topology: Topology.Topology,
-  records: Layer.Layer<NotificationRecords> = recordsInMemory,
+  records: Layer.Layer<NotificationRecords> = recordsInMemory(),
   connectionName = `ws-test-consumer-${unique()}`,
   dedupe: (real: Layer.Layer<DedupeStore, DedupeUnavailable>) => Layer.Layer<DedupeStore, DedupeUnavailable> = (real) =>
     real

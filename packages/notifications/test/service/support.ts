@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto"
 import type { Topology } from "@workstream/platform"
 import { freePort } from "@workstream/tasks/testing"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
-import { MEMORY_STORE_LIMIT, NotificationsServer } from "../../src/index.ts"
+import { DEFAULT_MEMORY_LIMIT, NotificationsServer } from "../../src/index.ts"
 import type { NotificationsSettings } from "../../src/NotificationsConfig.ts"
 
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
@@ -16,7 +16,7 @@ export const startNotifications = (topology: Topology.Topology) =>
       amqpUrl: Redacted.make(AMQP_URL),
       redisUrl: Redacted.make(REDIS_URL),
       store: "memory",
-      memoryStoreLimit: MEMORY_STORE_LIMIT,
+      memoryLimit: DEFAULT_MEMORY_LIMIT,
       mongoUrl: Option.none(),
       mongoDb: "unused",
       httpPort: yield* freePort,

@@ -1,26 +1,39 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { NotificationRecords, recordsInMemory, recordsInMemoryUpTo } from "../../src/index.ts"
+import { NotificationRecords, recordsInMemory } from "../../src/index.ts"
 import { contractSuite, deadLetterFor, recordFor } from "./contract.ts"
 
-contractSuite("in-memory store", recordsInMemory)
+contractSuite("in-memory store", recordsInMemory())
+
+const created = recordFor("workstream.task.created.v1")
+const eventIds = (records: ReadonlyArray<{ readonly event_id: string }>) => records.map((r) => r.event_id).sort()
 
 it.effect("the in-memory store keeps the newest records and dead letters up to its limit, dropping the oldest", () =>
   Effect.gen(function* () {
     const store = yield* NotificationRecords
-    const oldest = yield* recordFor("workstream.task.created.v1")
-    const newest = yield* Effect.forEach([1, 2, 3], () => recordFor("workstream.task.created.v1"))
-    yield* Effect.forEach([oldest, ...newest], (record) => store.record(record))
-    assert.deepStrictEqual(yield* store.get(oldest.event_id), Option.none())
-    assert.deepStrictEqual(
-      (yield* store.list({ limit: 10 })).map((r) => r.event_id),
-      newest.map((r) => r.event_id)
-    )
-    // Forgotten, so recorded again: the dedupe store is what remembers it for longer.
-    assert.strictEqual(yield* store.record(oldest), "recorded")
+    const [a, b, c, d] = yield* Effect.all([created, created, created, created])
+    for (const record of [a, b, c]) yield* store.record(record)
+    // A duplicate is not a new arrival: it neither moves its record nor displaces another.
+    assert.strictEqual(yield* store.record(a), "duplicate")
+    yield* store.record(d)
+    assert.deepStrictEqual(yield* store.get(a.event_id), Option.none())
+    assert.deepStrictEqual(eventIds(yield* store.list({ limit: 10 })), eventIds([b, c, d]))
+    // Forgotten, so recorded again (and now the newest).
+    assert.strictEqual(yield* store.record(a), "recorded")
+    assert.deepStrictEqual(eventIds(yield* store.list({ limit: 10 })), eventIds([c, d, a]))
 
     const letters = yield* Effect.forEach([1, 2, 3, 4], deadLetterFor)
     yield* Effect.forEach(letters, (letter) => store.recordDeadLetter(letter))
     assert.deepStrictEqual(yield* store.listDeadLetters({ limit: 10 }), letters.slice(1))
-  }).pipe(Effect.provide(recordsInMemoryUpTo(3)))
+  }).pipe(Effect.provide(recordsInMemory({ limit: 3 })))
+)
+
+it.effect("the in-memory store holds exactly its newest records over many rounds of eviction", () =>
+  Effect.gen(function* () {
+    const store = yield* NotificationRecords
+    const records = yield* Effect.replicateEffect(created, 100)
+    yield* Effect.forEach(records, (record) => store.record(record))
+    assert.deepStrictEqual(eventIds(yield* store.list({ limit: 100 })), eventIds(records.slice(-7)))
+    assert.deepStrictEqual(yield* store.get(records[92]?.event_id ?? ""), Option.none())
+  }).pipe(Effect.provide(recordsInMemory({ limit: 7 })))
 )
