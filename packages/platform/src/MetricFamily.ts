@@ -7,7 +7,7 @@
  * built with its attributes keeps its key; what is left is this family's look-up and the
  * registry's. Each attribute set gets its metric on first use, so keep the values few (route
  * templates, not paths). Attributes a fiber sets with `Metric.CurrentMetricAttributes` win over
- * these (with `withAttributes` it was the other way); nothing here sets them.
+ * these; nothing here sets them.
  */
 import type { Metric } from "effect"
 

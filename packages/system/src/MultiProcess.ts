@@ -38,8 +38,8 @@ const heapBounds = (semiSpaceMb: number) => `--max-semi-space-size=${semiSpaceMb
 /**
  * V8 heap bounds of each service process. Unbounded on a large host, V8 grows the young
  * generation to 64 MB a semi-space and lets garbage pile up in a multi-gigabyte old generation: a
- * loaded service measured 300-425 MB of RSS around a live heap of about 50 MB, and under 150 MB
- * with these bounds and bundles, for some more CPU per request (bench/analysis.md). The old
+ * loaded service measured 300-425 MB of RSS around a live heap of about 50 MB, and about 150 MB
+ * or less with these bounds and bundles, for some more CPU per request (bench/analysis.md). The old
  * generation's limit is a ceiling, not a target: a service's live heap is 30-40 MB, and the
  * in-memory record store (NOTIFICATION_STORE=memory) keeps a few MB by default. The consumer
  * allocates the most per unit of work: with 8 MB semi-spaces instead of 4 it spent 3-16 % less CPU

@@ -41,6 +41,10 @@ const ring = <V>(limit: number) => {
 
 export const recordsInMemory = (options: { readonly limit: number } = { limit: DEFAULT_MEMORY_LIMIT }) =>
   Layer.sync(NotificationRecords, () => {
+    // NOTIFICATION_MEMORY_LIMIT is checked as it is read; this is for direct callers.
+    if (!Number.isInteger(options.limit) || options.limit < 1) {
+      throw new RangeError(`the in-memory store's limit must be a whole number of at least 1, not ${options.limit}`)
+    }
     // Keyed by event_id: the unique index of the real store. Changed in place, in one synchronous
     // step each (so atomic): copying the map per record made every insert cost the whole store.
     const records = new Map<string, NotificationRecord>()

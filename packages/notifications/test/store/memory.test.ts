@@ -1,5 +1,5 @@
 import { assert, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Exit, Option } from "effect"
 import { NotificationRecords, recordsInMemory } from "../../src/index.ts"
 import { contractSuite, deadLetterFor, recordFor } from "./contract.ts"
 
@@ -18,9 +18,11 @@ it.effect("the in-memory store keeps the newest records and dead letters up to i
     yield* store.record(d)
     assert.deepStrictEqual(yield* store.get(a.event_id), Option.none())
     assert.deepStrictEqual(eventIds(yield* store.list({ limit: 10 })), eventIds([b, c, d]))
-    // Forgotten, so recorded again (and now the newest).
+    // Forgotten, so recorded again, and now the newest: the next arrival displaces c, not a.
     assert.strictEqual(yield* store.record(a), "recorded")
-    assert.deepStrictEqual(eventIds(yield* store.list({ limit: 10 })), eventIds([c, d, a]))
+    const e = yield* created
+    yield* store.record(e)
+    assert.deepStrictEqual(eventIds(yield* store.list({ limit: 10 })), eventIds([d, a, e]))
 
     const letters = yield* Effect.forEach([1, 2, 3, 4], deadLetterFor)
     yield* Effect.forEach(letters, (letter) => store.recordDeadLetter(letter))
@@ -36,4 +38,21 @@ it.effect("the in-memory store holds exactly its newest records over many rounds
     assert.deepStrictEqual(eventIds(yield* store.list({ limit: 100 })), eventIds(records.slice(-7)))
     assert.deepStrictEqual(yield* store.get(records[92]?.event_id ?? ""), Option.none())
   }).pipe(Effect.provide(recordsInMemory({ limit: 7 })))
+)
+
+it.effect("an in-memory store of one keeps the last record; a limit under one is refused when it is built", () =>
+  Effect.gen(function* () {
+    const [a, b] = yield* Effect.all([created, created])
+    const kept = yield* Effect.gen(function* () {
+      const store = yield* NotificationRecords
+      yield* store.record(a)
+      yield* store.record(b)
+      return eventIds(yield* store.list({ limit: 10 }))
+    }).pipe(Effect.provide(recordsInMemory({ limit: 1 })))
+    assert.deepStrictEqual(kept, [b.event_id])
+    const refused = yield* Effect.exit(
+      Effect.provide(Effect.service(NotificationRecords), recordsInMemory({ limit: 0 }))
+    )
+    assert.isTrue(Exit.isFailure(refused))
+  })
 )
