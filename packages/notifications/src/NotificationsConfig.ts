@@ -1,14 +1,14 @@
 /** The notifications service's settings, read once at start from the environment (README: Configuration). */
 import { ServiceConfig } from "@workstream/platform"
 import { Config, Duration, Effect, Option } from "effect"
-import { DEFAULT_MEMORY_LIMIT } from "./store/memory.ts"
+import { DEFAULT_MEMORY_LIMIT } from "./newest.ts"
 
 const settings = {
   amqpUrl: Config.Redacted("AMQP_URL"),
   redisUrl: Config.Redacted("REDIS_URL"),
   /** `mongo` (needs MONGO_URL) or `memory` (explicit: records do not survive a restart). */
   store: Config.Literals(["mongo", "memory"], "NOTIFICATION_STORE").pipe(Config.withDefault("mongo" as const)),
-  /** With the memory store: how many records (and dead letters) it keeps, dropping the oldest. */
+  /** How many entries each in-memory store keeps (records, dead letters, embedded dedupe marks), dropping the oldest. */
   memoryLimit: ServiceConfig.intAtLeast("NOTIFICATION_MEMORY_LIMIT", 1, DEFAULT_MEMORY_LIMIT),
   mongoUrl: Config.Redacted("MONGO_URL").pipe(Config.option),
   mongoDb: Config.String("MONGO_DB").pipe(Config.withDefault("workstream")),

@@ -111,7 +111,7 @@ export const run = ({ system: settings, ...config }: Settings): Effect.Effect<En
             eventSource: EventSource.EventSource.layerInMemory({ prefetch }).pipe(
               Layer.provide(Layer.succeedContext(bus))
             ),
-            dedupe: dedupeInMemory({ ttl: dedupeTtl }),
+            dedupe: dedupeInMemory({ ttl: dedupeTtl, limit: memoryLimit }),
             records: recordsInMemory({ limit: memoryLimit }),
             names: { broker: "event_bus", dedupe: "dedupe" }
           },
