@@ -7,9 +7,10 @@
  * six (a plain driver, 10 connections).
  *
  * A statement's outcome is each of its creates' outcome: they commit together or fail together.
- * A create is answered about `DATABASE_TIMEOUT` after joining the queue at the latest: one still
- * queued then (or nearly then) is dropped unwritten, and a statement is cancelled at the earliest
- * deadline of the creates in it; its callers wait for the cancel. A cancelled statement may still
+ * A create still queued `DATABASE_TIMEOUT` after joining (or nearly then) is dropped unwritten and
+ * answered "timed out"; a statement is cancelled at the earliest deadline of the creates in it, and
+ * its callers wait for the cancel (the driver's: a CancelRequest, then a drain of a few seconds at
+ * most when Postgres does not answer). A cancelled statement may still
  * have committed (the README's "lost answer"), and PGlite (the embedded mode) cannot cancel one at
  * all: there a statement that times out runs on, and its creates are written.
  */
@@ -29,23 +30,21 @@ import {
   Queue,
   type Tracer
 } from "effect"
-import type { SqlError } from "effect/sql"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, type NewTask, TaskChanges } from "./db/TaskChanges.ts"
 import { StoreUnavailable } from "./errors.ts"
 import { TasksConfig } from "./TasksConfig.ts"
 
-export type CreateError = SqlError.SqlError | StoreUnavailable
-
 interface Pending extends NewTask {
   readonly span: Option.Option<Tracer.AnySpan>
-  readonly done: Deferred.Deferred<boolean, CreateError>
+  readonly done: Deferred.Deferred<boolean, StoreUnavailable>
   /** Epoch ms (Effect's Clock) by which its caller is answered. */
   readonly deadline: number
-  /** A writer has put it in a statement: its caller waits for that statement's outcome. */
-  taken: boolean
-  /** Its caller stopped waiting (its deadline, a cancelled call) before a writer took it: never written. */
-  abandoned: boolean
+  /**
+   * `taken`: a writer has put it in a statement, and its caller waits for that statement's outcome.
+   * `abandoned`: its caller stopped waiting (its deadline, a cancelled call) first; never written.
+   */
+  state: "queued" | "taken" | "abandoned"
 }
 
 export interface Options {
@@ -66,7 +65,7 @@ const statementSizes = Metric.histogram("tasks_create_statement_creates", {
 const timedOut = () => new StoreUnavailable({ operation: "create", cause: "timed out" })
 const shuttingDown = () => new StoreUnavailable({ operation: "create", cause: "the service is shutting down" })
 
-const outcomeAt = (exit: Exit.Exit<ReadonlyArray<boolean>, CreateError>, i: number) =>
+const outcomeAt = (exit: Exit.Exit<ReadonlyArray<boolean>, StoreUnavailable>, i: number) =>
   Exit.map(exit, (written) => written[i] === true)
 
 export class CreateBatcher extends Context.Service<
@@ -77,7 +76,7 @@ export class CreateBatcher extends Context.Service<
       task: Task,
       events: ReadonlyArray<NewOutboxRow>,
       key?: KeyClaim
-    ) => Effect.Effect<boolean, CreateError>
+    ) => Effect.Effect<boolean, StoreUnavailable>
   }
 >()("@workstream/tasks/CreateBatcher") {
   static readonly layer = ({ writers = 4, maxBatch = 64 }: Options = {}) =>
@@ -91,11 +90,12 @@ export class CreateBatcher extends Context.Service<
         let closed = false
 
         /** Answers each create with its own part of the statement's outcome. */
-        const settle = (creates: ReadonlyArray<Pending>, exit: Exit.Exit<ReadonlyArray<boolean>, CreateError>) =>
+        const settle = (creates: ReadonlyArray<Pending>, exit: Exit.Exit<ReadonlyArray<boolean>, StoreUnavailable>) =>
           Effect.forEach(creates, (create, i) => Deferred.done(create.done, outcomeAt(exit, i)), { discard: true })
 
         const statement = (creates: Arr.NonEmptyReadonlyArray<Pending>, budget: number) =>
           Effect.andThen(Metric.update(statementSizes, creates.length), changes.createMany(creates)).pipe(
+            Effect.mapError((cause) => new StoreUnavailable({ operation: "create", cause })),
             Effect.timeoutOrElse({ duration: Duration.millis(budget), orElse: () => Effect.fail(timedOut()) }),
             // One span per statement, linked to each create's: a statement serves many traces.
             Effect.withSpan(
@@ -124,10 +124,10 @@ export class CreateBatcher extends Context.Service<
             const now = yield* Clock.currentTimeMillis
             const creates: Array<Pending> = []
             for (const create of batch) {
-              if (create.abandoned) continue
+              if (create.state === "abandoned") continue
               if (create.deadline - now < minBudget) yield* Deferred.fail(create.done, timedOut())
               else {
-                create.taken = true
+                create.state = "taken"
                 creates.push(create)
               }
             }
@@ -165,26 +165,26 @@ export class CreateBatcher extends Context.Service<
             events,
             key,
             span: yield* Effect.option(Effect.currentSpan),
-            done: yield* Deferred.make<boolean, CreateError>(),
+            done: yield* Deferred.make<boolean, StoreUnavailable>(),
             deadline: (yield* Clock.currentTimeMillis) + Duration.toMillis(databaseTimeout),
-            taken: false,
-            abandoned: false
+            state: "queued"
           }
           // One synchronous step, so nothing joins between the shutdown's last look at the queue and `closed`.
           yield* Effect.suspend(() =>
             closed || !Queue.offerUnsafe(queue, pending) ? Effect.fail(shuttingDown()) : Effect.void
           )
           const answer = Deferred.await(pending.done)
-          const abandon = Effect.sync(() => {
-            pending.abandoned = true
-          })
+          // The look and the mark in one synchronous step: no writer takes it in between.
+          const abandonUnlessTaken = <A>(ifTaken: Effect.Effect<A, StoreUnavailable>) =>
+            Effect.suspend(() => {
+              if (pending.state === "taken") return ifTaken
+              pending.state = "abandoned"
+              return Effect.fail(timedOut())
+            })
           return yield* answer.pipe(
             // Taken, it is answered by its statement, cancelled at this deadline at the latest; not taken, it is dropped.
-            Effect.timeoutOrElse({
-              duration: databaseTimeout,
-              orElse: () => (pending.taken ? answer : Effect.andThen(abandon, Effect.fail(timedOut())))
-            }),
-            Effect.onInterrupt(() => abandon)
+            Effect.timeoutOrElse({ duration: databaseTimeout, orElse: () => abandonUnlessTaken(answer) }),
+            Effect.onInterrupt(() => Effect.ignore(abandonUnlessTaken(Effect.void)))
           )
         })
 

@@ -89,29 +89,23 @@ export class Tasks extends Context.Service<
       const config = yield* TasksConfig
       const signal = yield* OutboxSignal
 
-      /** Turns every store failure into one error. */
-      const typed =
+      /** Bounds a store round by the configured timeout and turns every store failure into one error. */
+      const store =
         (operation: string) =>
         <A, E, R>(
           effect: Effect.Effect<A, E, R>
         ): Effect.Effect<A, Exclude<E, SqlError.SqlError> | StoreUnavailable, R> =>
-          Effect.mapError(effect, (error): Exclude<E, SqlError.SqlError> | StoreUnavailable =>
-            SqlError.isSqlError(error)
-              ? new StoreUnavailable({ operation, cause: error })
-              : // Sound: the guard above removed every SqlError; TypeScript cannot narrow a type parameter.
-                (error as Exclude<E, SqlError.SqlError>)
-          )
-
-      /** Bounds a store round by the configured timeout, with typed failures. */
-      const store =
-        (operation: string) =>
-        <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           effect.pipe(
             Effect.timeoutOrElse({
               duration: config.databaseTimeout,
               orElse: () => Effect.fail(new StoreUnavailable({ operation, cause: "timed out" }))
             }),
-            typed(operation)
+            Effect.mapError((error): Exclude<E, SqlError.SqlError> | StoreUnavailable =>
+              SqlError.isSqlError(error)
+                ? new StoreUnavailable({ operation, cause: error })
+                : // Sound: the guard above removed every SqlError; TypeScript cannot narrow a type parameter.
+                  (error as Exclude<E, SqlError.SqlError>)
+            )
           )
 
       /** A change written; once it has committed, this process's relay wakes. */
@@ -120,7 +114,7 @@ export class Tasks extends Context.Service<
 
       /** A create written, bounded by the batcher itself (it answers within the same timeout). */
       const createWritten = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?: KeyClaim) =>
-        written(typed("create")(creates.create(task, events, key)))
+        written(creates.create(task, events, key))
 
       /** The decision's events as outbox rows, joining the trace of the current span (the RPC's, continuing the caller's). */
       const outboxRows = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>

@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import type { Task } from "@workstream/domain"
 import { Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { CreateBatcher, type CreateError } from "../src/CreateBatcher.ts"
+import { CreateBatcher } from "../src/CreateBatcher.ts"
 import { type KeyClaim, TaskChanges } from "../src/db/TaskChanges.ts"
 import { TaskRepository } from "../src/db/TaskRepository.ts"
 import { StoreUnavailable } from "../src/errors.ts"
@@ -88,7 +88,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
     return { release: Effect.andThen(Deferred.succeed(release, undefined), Fiber.join(holder)) }
   })
 
-  const assertFailedWith = (cause: string) => (fiber: Fiber.Fiber<boolean, CreateError>) =>
+  const assertFailedWith = (cause: string) => (fiber: Fiber.Fiber<boolean, StoreUnavailable>) =>
     Effect.gen(function* () {
       const failure = yield* Effect.flip(Fiber.join(fiber))
       assert.instanceOf(failure, StoreUnavailable)

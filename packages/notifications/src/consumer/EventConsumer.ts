@@ -13,7 +13,7 @@
  */
 
 import { Ids } from "@workstream/domain"
-import { EventSource, Topology, TraceContext, Tracing } from "@workstream/platform"
+import { EventSource, MetricFamily, Topology, TraceContext, Tracing } from "@workstream/platform"
 import { Cause, DateTime, Effect, Layer, Metric, type Schedule } from "effect"
 import { DedupeStore } from "../dedupe/DedupeStore.ts"
 import { NotificationRecords } from "../store/NotificationRecords.ts"
@@ -31,21 +31,14 @@ const latency = Metric.histogram("notifications_processing_seconds", {
   boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 })
 const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "messages being processed right now" })
-const countedAs = (outcome: string) =>
+type ConsumeOutcome = "recorded" | "duplicate" | "retried" | "dead_lettered"
+const consumed = MetricFamily.of((attributes: { outcome: ConsumeOutcome }) =>
   Metric.counter("notifications_events_consumed_total", {
     description: "messages consumed, by outcome (recorded, duplicate, retried, dead_lettered)",
-    // Built in, not added per update with Metric.withAttributes (see platform's MetricFamily).
-    attributes: { outcome }
+    attributes
   })
-// One counter per outcome, made once: the per-message path does not rebuild them.
-const byOutcome = {
-  recorded: countedAs("recorded"),
-  duplicate: countedAs("duplicate"),
-  retried: countedAs("retried"),
-  dead_lettered: countedAs("dead_lettered")
-}
-type ConsumeOutcome = keyof typeof byOutcome
-const count = (outcome: ConsumeOutcome) => Metric.update(byOutcome[outcome], 1)
+)
+const count = (outcome: ConsumeOutcome) => Metric.update(consumed({ outcome }), 1)
 
 const headerOf = (delivery: EventSource.Delivery, name: string): string | undefined => {
   const value = delivery.headers[name]

@@ -13,7 +13,7 @@ import { encodeEvent, type Task, type TaskId } from "@workstream/domain"
 import { type Array as Arr, Context, DateTime, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { CHANNEL, type NewOutboxRow } from "./OutboxStore.ts"
-import { TaskFromRow } from "./TaskRepository.ts"
+import { COLUMNS, TaskFromRow } from "./TaskRepository.ts"
 import { toText } from "./Timestamptz.ts"
 
 /** An idempotency key to claim for a create: which request it was used with, and until when. */
@@ -125,7 +125,7 @@ export class TaskChanges extends Context.Service<
               ? []
               : [{ key: key.key, request_hash: key.request_hash, task_id: task.id, expires_at: toText(key.expires_at) }]
           )
-          const columns = sql.csv(Object.keys(tasks[0] ?? {}))
+          const columns = sql.csv(COLUMNS)
           // Claims go in key order, so two statements claiming the same keys wait on each other, never
           // deadlock. An expired key not yet deleted may be reused: replace it rather than conflict
           // with it. Expiry is judged by the same clock as `IdempotencyKeys.find` (Effect's Clock), or

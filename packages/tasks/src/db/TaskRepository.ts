@@ -56,8 +56,8 @@ export const TaskFromRow = Row.pipe(
 const decodeRows = (rows: ReadonlyArray<unknown>) =>
   Effect.orDie(Schema.decodeUnknownEffect(Schema.Array(TaskFromRow))(rows, { errors: "all" }))
 
-// Named columns, not `*`: a column added by a later migration must not change what this reads.
-const COLUMNS = [
+// Named columns, not `*`: a column added by a later migration must not change what this reads or writes.
+export const COLUMNS = [
   "id",
   "title",
   "description",
