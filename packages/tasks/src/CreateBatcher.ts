@@ -7,12 +7,13 @@
  * six (a plain driver, 10 connections).
  *
  * A statement's outcome is each of its creates' outcome: they commit together or fail together.
- * A create still queued `DATABASE_TIMEOUT` after joining (or nearly then) is dropped unwritten and
- * answered "timed out"; a statement is cancelled at the earliest deadline of the creates in it, and
- * its callers wait for the cancel (the driver's: a CancelRequest, then a drain of a few seconds at
- * most when Postgres does not answer). A cancelled statement may still
- * have committed (the README's "lost answer"), and PGlite (the embedded mode) cannot cancel one at
- * all: there a statement that times out runs on, and its creates are written.
+ * A create's deadline is `DATABASE_TIMEOUT` after it joins, or its call's deadline (`CallDeadline`)
+ * when sooner. One still queued at its deadline (or nearly then) is dropped unwritten and answered
+ * "timed out"; a statement is cancelled at the earliest deadline of the creates in it, and its
+ * callers wait for the cancel (the driver's: a CancelRequest, then a drain of a few seconds at most
+ * when Postgres does not answer). A cancelled statement may still have committed (the README's
+ * "lost answer"), and PGlite (the embedded mode) cannot cancel one at all: there a statement that
+ * times out runs on, and its creates are written.
  */
 import type { Task } from "@workstream/domain"
 import {
@@ -30,6 +31,7 @@ import {
   Queue,
   type Tracer
 } from "effect"
+import { CallDeadline } from "./CallDeadline.ts"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, type NewTask, TaskChanges } from "./db/TaskChanges.ts"
 import { StoreUnavailable } from "./errors.ts"
@@ -160,13 +162,15 @@ export class CreateBatcher extends Context.Service<
           key?: KeyClaim
         ) {
           yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
+          const now = yield* Clock.currentTimeMillis
           const pending: Pending = {
             task,
             events,
             key,
             span: yield* Effect.option(Effect.currentSpan),
             done: yield* Deferred.make<boolean, StoreUnavailable>(),
-            deadline: (yield* Clock.currentTimeMillis) + Duration.toMillis(databaseTimeout),
+            // The caller's own deadline when it is sooner: a statement past it would commit unheard.
+            deadline: Math.min(yield* CallDeadline, now + Duration.toMillis(databaseTimeout)),
             state: "queued"
           }
           // One synchronous step, so nothing joins between the shutdown's last look at the queue and `closed`.
@@ -183,7 +187,10 @@ export class CreateBatcher extends Context.Service<
             })
           return yield* answer.pipe(
             // Taken, it is answered by its statement, cancelled at this deadline at the latest; not taken, it is dropped.
-            Effect.timeoutOrElse({ duration: databaseTimeout, orElse: () => abandonUnlessTaken(answer) }),
+            Effect.timeoutOrElse({
+              duration: Duration.millis(Math.max(0, pending.deadline - now)),
+              orElse: () => abandonUnlessTaken(answer)
+            }),
             Effect.onInterrupt(() => Effect.ignore(abandonUnlessTaken(Effect.void)))
           )
         })

@@ -4,14 +4,14 @@
  */
 import { assert, layer } from "@effect/vitest"
 import type { Task } from "@workstream/domain"
-import { Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
-import { SqlClient } from "effect/sql"
+import { Clock, Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { CallDeadline } from "../src/CallDeadline.ts"
 import { CreateBatcher } from "../src/CreateBatcher.ts"
 import { type KeyClaim, TaskChanges } from "../src/db/TaskChanges.ts"
 import { TaskRepository } from "../src/db/TaskRepository.ts"
 import { StoreUnavailable } from "../src/errors.ts"
 import { TasksConfig, type TasksSettings } from "../src/TasksConfig.ts"
-import { otherClient, someoneWaitsOnALock, TestDatabase } from "./support/database.ts"
+import { lockTasks, someoneWaitsOnALock, TestDatabase } from "./support/database.ts"
 import { created, envelopesOf, timeline } from "./support/fixtures.ts"
 import { settingsFor } from "./support/harness.ts"
 
@@ -68,25 +68,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       )
     )
 
-  /** Another session holds the tasks table locked until `release`: every insert into it waits. */
-  const lockTasks = Effect.gen(function* () {
-    const { url } = yield* TestDatabase
-    const locked = yield* Deferred.make<void>()
-    const release = yield* Deferred.make<void>()
-    const holder = yield* Effect.forkChild(
-      Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
-        sql.withTransaction(
-          Effect.gen(function* () {
-            yield* sql`LOCK TABLE tasks IN EXCLUSIVE MODE`
-            yield* Deferred.succeed(locked, undefined)
-            yield* Deferred.await(release)
-          })
-        )
-      ).pipe(Effect.provide(otherClient(url)))
-    )
-    yield* Deferred.await(locked)
-    return { release: Effect.andThen(Deferred.succeed(release, undefined), Fiber.join(holder)) }
-  })
+  const lockTasksTable = Effect.flatMap(Effect.service(TestDatabase), ({ url }) => lockTasks(url))
 
   const assertFailedWith = (cause: string) => (fiber: Fiber.Fiber<boolean, StoreUnavailable>) =>
     Effect.gen(function* () {
@@ -146,7 +128,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       Effect.gen(function* () {
         const [stuck, queued, next] = yield* Effect.forEach([1, 2, 3], () => creation)
         if (stuck === undefined || queued === undefined || next === undefined) return assert.fail()
-        const lock = yield* lockTasks
+        const lock = yield* lockTasksTable
         const nextWritten = yield* Effect.gen(function* () {
           const batcher = yield* CreateBatcher
           const fibers = [yield* start(batcher, stuck)]
@@ -161,11 +143,48 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       })
   )
 
+  it.effect("a create whose call has less time left than a statement needs is answered 'timed out' unwritten", () =>
+    Effect.gen(function* () {
+      const [late, next] = yield* Effect.forEach([1, 2], () => creation)
+      if (late === undefined || next === undefined) return assert.fail()
+      const nextWritten = yield* Effect.gen(function* () {
+        const batcher = yield* CreateBatcher
+        const almostOver = (yield* Clock.currentTimeMillis) + 20
+        yield* assertFailedWith("timed out")(
+          yield* start(batcher, late).pipe(Effect.provideService(CallDeadline, almostOver))
+        )
+        return yield* batcher.create(next.task, next.events)
+      }).pipe(Effect.provide(batcherWith(yield* TaskChanges, { databaseTimeout: Duration.seconds(30) })))
+      assert.isTrue(nextWritten, "a create with its call's time left is written")
+      assert.deepStrictEqual(yield* Effect.forEach([late, next], isStored), [false, true])
+    })
+  )
+
+  it.effect(
+    "a statement is cancelled at its call's deadline when that comes before DATABASE_TIMEOUT, so it never commits after the caller's answer",
+    () =>
+      Effect.gen(function* () {
+        const [stuck] = yield* Effect.forEach([1], () => creation)
+        if (stuck === undefined) return assert.fail()
+        const lock = yield* lockTasksTable
+        yield* Effect.gen(function* () {
+          const batcher = yield* CreateBatcher
+          const callDeadline = (yield* Clock.currentTimeMillis) + 1_000
+          const fiber = yield* start(batcher, stuck).pipe(Effect.provideService(CallDeadline, callDeadline))
+          yield* someoneWaitsOnALock
+          // Answered at the call's deadline (1 s), long before DATABASE_TIMEOUT's (30 s) would come.
+          yield* assertFailedWith("timed out")(fiber).pipe(Effect.timeout(Duration.seconds(4)))
+          yield* lock.release
+        }).pipe(Effect.provide(batcherWith(yield* TaskChanges, { databaseTimeout: Duration.seconds(30) })))
+        assert.isFalse(yield* isStored(stuck), "the cancelled statement wrote nothing once the table was free")
+      })
+  )
+
   it.effect("at shutdown, the statement being written is cancelled and every create is answered StoreUnavailable", () =>
     Effect.gen(function* () {
       const [inFlight, queued] = yield* Effect.forEach([1, 2], () => creation)
       if (inFlight === undefined || queued === undefined) return assert.fail()
-      const lock = yield* lockTasks
+      const lock = yield* lockTasksTable
       const scope = yield* Scope.make()
       const services = yield* Layer.buildWithScope(batcherWith(yield* TaskChanges), scope)
       const batcher = Context.get(services, CreateBatcher)

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto"
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
 import { MetricFamily, TraceContext } from "@workstream/platform"
 import { Cause, type Context, Duration, Effect, Exit, Metric } from "effect"
+import { CallDeadline } from "../CallDeadline.ts"
 import type { GrpcFailure } from "./errorStatus.ts"
 
 export interface CallContext {
@@ -45,10 +46,9 @@ const callContext = (metadata: Metadata): CallContext => {
   }
 }
 
-const remaining = (deadline: ReturnType<ServerUnaryCall<unknown, unknown>["getDeadline"]>): number => {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : Number.POSITIVE_INFINITY
-}
+/** The call's deadline as epoch ms; infinite when the client set none. */
+const deadlineOf = (deadline: ReturnType<ServerUnaryCall<unknown, unknown>["getDeadline"]>): number =>
+  deadline instanceof Date ? deadline.getTime() : deadline
 
 const DEADLINE: GrpcFailure = { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" }
 
@@ -66,11 +66,11 @@ export const makeUnary =
   (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     const ctx = callContext(call.metadata)
     const parent = TraceContext.parentOf(ctx.trace.traceparent)
-    const budget = remaining(call.getDeadline())
+    const deadline = deadlineOf(call.getDeadline())
     const started = performance.now()
-    const bounded = Number.isFinite(budget)
-      ? Effect.timeoutOrElse(handler(call.request, ctx), {
-          duration: Duration.millis(budget),
+    const bounded = Number.isFinite(deadline)
+      ? Effect.timeoutOrElse(Effect.provideService(handler(call.request, ctx), CallDeadline, deadline), {
+          duration: Duration.millis(Math.max(0, deadline - Date.now())),
           orElse: () => Effect.fail(DEADLINE)
         })
       : handler(call.request, ctx)

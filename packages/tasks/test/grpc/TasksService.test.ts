@@ -4,6 +4,7 @@ import { TaskPriority, TaskStatus } from "@workstream/proto"
 import { Duration, Effect, Result } from "effect"
 import { SqlClient } from "effect/sql"
 import { call, codeOf, takeMessages } from "../support/clients.ts"
+import { lockTasks, nobodyWaitsOnALock } from "../support/database.ts"
 import { databaseOf, TasksUnderTest } from "../support/harness.ts"
 
 const UNKNOWN_ID = "01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90"
@@ -228,6 +229,34 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.nanos(1000n) }), {
       const error = yield* Effect.flip(call(client.getTask.bind(client), { id: UNKNOWN_ID }))
       assert.strictEqual(error.code, 14)
       assert.notInclude(error.details.toLowerCase(), "sql")
+    })
+  )
+})
+
+layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
+  timeout: "60 seconds",
+  excludeTestServices: true
+})("TasksService when a create cannot be written before its call's deadline", (it) => {
+  it.effect("is DEADLINE_EXCEEDED, and its statement is cancelled then, not at DATABASE_TIMEOUT", () =>
+    Effect.gen(function* () {
+      const { client, databaseUrl } = yield* Effect.service(TasksUnderTest)
+      const lock = yield* lockTasks(databaseUrl)
+      const database = databaseOf(databaseUrl)
+      const title = "Outlived its caller"
+      const answer = call(
+        client.createTask.bind(client),
+        { title, priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED, idempotency_key: "" },
+        { deadlineMs: 1_000 }
+      )
+      assert.strictEqual(yield* codeOf(answer), "DEADLINE_EXCEEDED")
+      // Cancelled at the call's deadline (1 s), so it soon stops waiting; DATABASE_TIMEOUT's cancel is 30 s away.
+      yield* nobodyWaitsOnALock.pipe(Effect.timeout(Duration.seconds(3)), Effect.provide(database))
+      yield* lock.release
+      const stored = yield* Effect.flatMap(
+        Effect.service(SqlClient.SqlClient),
+        (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM tasks WHERE title = ${title}`
+      ).pipe(Effect.provide(database))
+      assert.strictEqual(stored[0]?.n, 0, "nothing was written after the caller heard DEADLINE_EXCEEDED")
     })
   )
 })

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
 import type { Task } from "@workstream/domain"
-import { Context, Effect, Layer, Redacted, Schedule, type Scope } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Redacted, Schedule, type Scope } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import * as Migrations from "../../src/db/migrations.ts"
 import type { NewOutboxRow } from "../../src/db/OutboxStore.ts"
@@ -72,13 +72,40 @@ export const createOne = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?:
     Effect.map(changes.createMany([{ task, events, key }]), ([written]) => written === true)
   )
 
+/** Waits until the count of the test database's sessions blocked on a lock satisfies `enough`. */
+const sessionsWaitingOnALock = (enough: (waiting: number) => boolean) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql<{ waiting: number }>`
+      SELECT count(*)::int AS waiting FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
+      Effect.filterOrFail((rows) => enough(rows[0]?.waiting ?? 0)),
+      Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "10 seconds" })))
+    )
+  })
+
 /** Waits until some session of the test database is blocked on a lock. */
-export const someoneWaitsOnALock = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql<{ waiting: number }>`
-    SELECT count(*)::int AS waiting FROM pg_stat_activity
-    WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(
-    Effect.filterOrFail((rows) => (rows[0]?.waiting ?? 0) > 0),
-    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "10 seconds" })))
-  )
-})
+export const someoneWaitsOnALock = sessionsWaitingOnALock((waiting) => waiting > 0)
+
+/** Waits until no session of the test database is blocked on a lock (a blocked statement was cancelled, say). */
+export const nobodyWaitsOnALock = sessionsWaitingOnALock((waiting) => waiting === 0)
+
+/** Another session holds the tasks table locked until `release`: every insert into it waits. */
+export const lockTasks = (url: string) =>
+  Effect.gen(function* () {
+    const locked = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    const holder = yield* Effect.forkChild(
+      Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`LOCK TABLE tasks IN EXCLUSIVE MODE`
+            yield* Deferred.succeed(locked, undefined)
+            yield* Deferred.await(release)
+          })
+        )
+      ).pipe(Effect.provide(otherClient(url)))
+    )
+    yield* Deferred.await(locked)
+    return { release: Effect.andThen(Deferred.succeed(release, undefined), Fiber.join(holder)) }
+  })

@@ -1,0 +1,11 @@
+/**
+ * When the current call's client stops waiting: its gRPC deadline, as epoch ms (Effect's Clock).
+ * Work that runs apart from the call's fiber, such as a create in a statement shared with others,
+ * reads it so that it ends with its caller instead of committing after the client heard
+ * DEADLINE_EXCEEDED. Infinite outside a call, or when the client set no deadline.
+ */
+import { Context } from "effect"
+
+export const CallDeadline = Context.Reference<number>("@workstream/tasks/CallDeadline", {
+  defaultValue: () => Number.POSITIVE_INFINITY
+})
