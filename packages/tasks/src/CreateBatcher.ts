@@ -57,6 +57,12 @@ export interface Options {
   readonly writers?: number
   /** The most creates one statement carries. */
   readonly maxBatch?: number
+  /**
+   * The most creates waiting for a writer. One more is refused at once (`UNAVAILABLE`, which the
+   * gateway retries with backoff) instead of joining a wait it would spend most of its deadline in:
+   * an overloaded service answers fast and keeps the latency of what it takes.
+   */
+  readonly maxQueued?: number
 }
 
 const statementSizes = Metric.histogram("tasks_create_statement_creates", {
@@ -66,6 +72,7 @@ const statementSizes = Metric.histogram("tasks_create_statement_creates", {
 
 const timedOut = () => new StoreUnavailable({ operation: "create", cause: "timed out" })
 const shuttingDown = () => new StoreUnavailable({ operation: "create", cause: "the service is shutting down" })
+const overloaded = () => new StoreUnavailable({ operation: "create", cause: "too many creates waiting" })
 
 const outcomeAt = (exit: Exit.Exit<ReadonlyArray<boolean>, StoreUnavailable>, i: number) =>
   Exit.map(exit, (written) => written[i] === true)
@@ -81,13 +88,13 @@ export class CreateBatcher extends Context.Service<
     ) => Effect.Effect<boolean, StoreUnavailable>
   }
 >()("@workstream/tasks/CreateBatcher") {
-  static readonly layer = ({ writers = 4, maxBatch = 64 }: Options = {}) =>
+  static readonly layer = ({ writers = 4, maxBatch = 64, maxQueued = 1024 }: Options = {}) =>
     Layer.effect(
       CreateBatcher,
       Effect.gen(function* () {
         const changes = yield* TaskChanges
         const { databaseTimeout } = yield* TasksConfig
-        const queue = yield* Queue.unbounded<Pending>()
+        const queue = yield* Queue.bounded<Pending>(maxQueued)
         const minBudget = Math.min(100, Duration.toMillis(databaseTimeout) / 4)
         let closed = false
 
@@ -174,9 +181,10 @@ export class CreateBatcher extends Context.Service<
             state: "queued"
           }
           // One synchronous step, so nothing joins between the shutdown's last look at the queue and `closed`.
-          yield* Effect.suspend(() =>
-            closed || !Queue.offerUnsafe(queue, pending) ? Effect.fail(shuttingDown()) : Effect.void
-          )
+          yield* Effect.suspend(() => {
+            if (closed) return Effect.fail(shuttingDown())
+            return Queue.offerUnsafe(queue, pending) ? Effect.void : Effect.fail(overloaded())
+          })
           const answer = Deferred.await(pending.done)
           // The look and the mark in one synchronous step: no writer takes it in between.
           const abandonUnlessTaken = <A>(ifTaken: Effect.Effect<A, StoreUnavailable>) =>

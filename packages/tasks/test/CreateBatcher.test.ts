@@ -57,8 +57,12 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       return { changes, sizes, entered, release }
     })
 
-  const batcherWith = (changes: TaskChanges["Service"], overrides: Partial<TasksSettings> = {}) =>
-    CreateBatcher.layer({ writers: 1 }).pipe(
+  const batcherWith = (
+    changes: TaskChanges["Service"],
+    overrides: Partial<TasksSettings> = {},
+    options: { readonly maxQueued?: number } = {}
+  ) =>
+    CreateBatcher.layer({ writers: 1, ...options }).pipe(
       Layer.provide(Layer.succeed(TaskChanges, changes)),
       Layer.provide(
         Layer.effect(
@@ -119,6 +123,32 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       assert.isTrue(laterWritten)
       assert.deepStrictEqual(held.sizes, [1, 1], "no statement carried the abandoned create")
       assert.deepStrictEqual(yield* Effect.forEach([first, abandoned, later], isStored), [true, false, true])
+    })
+  )
+
+  it.effect("a create finding maxQueued creates waiting is refused at once and never written; those waiting are", () =>
+    Effect.gen(function* () {
+      const held = yield* heldFirst()
+      const [first, ...rest] = yield* Effect.forEach([1, 2, 3, 4], () => creation)
+      const [second, third, refused] = rest
+      if (first === undefined || second === undefined || third === undefined || refused === undefined) {
+        return assert.fail()
+      }
+      yield* Effect.gen(function* () {
+        const batcher = yield* CreateBatcher
+        const firstFiber = yield* start(batcher, first)
+        yield* Deferred.await(held.entered)
+        const waiting = yield* Effect.forEach([second, third], (create) => start(batcher, create))
+        yield* assertFailedWith("too many creates waiting")(yield* start(batcher, refused))
+        yield* Deferred.succeed(held.release, undefined)
+        assert.deepStrictEqual(yield* Effect.forEach([firstFiber, ...waiting], Fiber.join), [true, true, true])
+      }).pipe(Effect.provide(batcherWith(held.changes, {}, { maxQueued: 2 })))
+      assert.deepStrictEqual(yield* Effect.forEach([first, second, third, refused], isStored), [
+        true,
+        true,
+        true,
+        false
+      ])
     })
   )
 
