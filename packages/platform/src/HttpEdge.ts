@@ -63,7 +63,7 @@ const requests = MetricFamily.of((attributes: { route: string; method: string; s
 const duration = MetricFamily.of((attributes: { route: string; method: string }) =>
   Metric.histogram("http_server_duration_seconds", {
     description: "HTTP request latency in seconds, by route and method",
-    boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    boundaries: MetricFamily.latencySeconds,
     attributes
   })
 )

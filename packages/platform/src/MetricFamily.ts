@@ -26,3 +26,8 @@ export const of = <Attributes extends Readonly<Record<string, string>>, M extend
     return member
   }
 }
+
+/** Bucket bounds of every latency histogram, in seconds (1 ms to 5 s): services' latencies compare bucket by bucket. */
+export const latencySeconds: ReadonlyArray<number> = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+]

@@ -34,7 +34,7 @@ import {
 import { CallDeadline } from "./CallDeadline.ts"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, type NewTask, TaskChanges } from "./db/TaskChanges.ts"
-import { StoreUnavailable } from "./errors.ts"
+import { StoreUnavailable, storeTimedOut } from "./errors.ts"
 import { TasksConfig } from "./TasksConfig.ts"
 
 interface Pending extends NewTask {
@@ -70,7 +70,7 @@ const statementSizes = Metric.histogram("tasks_create_statement_creates", {
   boundaries: [1, 2, 4, 8, 16, 32, 64]
 })
 
-const timedOut = () => new StoreUnavailable({ operation: "create", cause: "timed out" })
+const timedOut = () => storeTimedOut("create")
 const shuttingDown = () => new StoreUnavailable({ operation: "create", cause: "the service is shutting down" })
 const overloaded = () => new StoreUnavailable({ operation: "create", cause: "too many creates waiting" })
 

@@ -24,7 +24,7 @@ import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, TaskChanges } from "./db/TaskChanges.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
-import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable } from "./errors.ts"
+import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable, storeTimedOut } from "./errors.ts"
 import { OutboxSignal } from "./outbox/OutboxSignal.ts"
 import * as PageToken from "./PageToken.ts"
 import { TasksConfig } from "./TasksConfig.ts"
@@ -98,7 +98,7 @@ export class Tasks extends Context.Service<
           effect.pipe(
             Effect.timeoutOrElse({
               duration: config.databaseTimeout,
-              orElse: () => Effect.fail(new StoreUnavailable({ operation, cause: "timed out" }))
+              orElse: () => Effect.fail(storeTimedOut(operation))
             }),
             Effect.mapError((error): Exclude<E, SqlError.SqlError> | StoreUnavailable =>
               SqlError.isSqlError(error)

@@ -20,6 +20,9 @@ export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("St
   }
 }
 
+/** The store did not answer `operation` within its bound (DATABASE_TIMEOUT, or the call's deadline). */
+export const storeTimedOut = (operation: string) => new StoreUnavailable({ operation, cause: "timed out" })
+
 /** A page token the service did not issue. */
 export class InvalidPageToken extends Schema.TaggedError<InvalidPageToken>()("InvalidPageToken", {}) {
   override get message(): string {

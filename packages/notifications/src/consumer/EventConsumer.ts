@@ -28,7 +28,7 @@ export interface Options {
 
 const latency = Metric.histogram("notifications_processing_seconds", {
   description: "time from delivery to ack (or hand-off to a retry queue or the DLQ)",
-  boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+  boundaries: MetricFamily.latencySeconds
 })
 const inFlightGauge = Metric.gauge("notifications_in_flight", { description: "messages being processed right now" })
 type ConsumeOutcome = "recorded" | "duplicate" | "retried" | "dead_lettered"

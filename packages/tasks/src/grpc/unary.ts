@@ -23,7 +23,7 @@ const rpcCalls = MetricFamily.of((attributes: { method: string; code: string }) 
 const rpcDuration = MetricFamily.of((attributes: { method: string }) =>
   Metric.histogram("rpc_server_duration_seconds", {
     description: "gRPC call latency in seconds, by method",
-    boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    boundaries: MetricFamily.latencySeconds,
     attributes
   })
 )
