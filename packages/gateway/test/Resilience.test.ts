@@ -1,11 +1,35 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as grpc from "@grpc/grpc-js"
+import * as Proto from "@workstream/proto"
 import { freePort, freshDatabase, freshTopology, settingsFor, startTasks } from "@workstream/tasks/testing"
 import { Duration, Effect, Schedule } from "effect"
 import { gatewaySettings, postJson, request, startGateway } from "./support/gateway.ts"
 
 const PROBLEM = "application/problem+json"
 
-describe("the gateway when the tasks service is down", () => {
+/** A tasks service that refuses every create with RESOURCE_EXHAUSTED (calling `onCreate`) and lists nothing. */
+const overloadedTasks = (onCreate: () => void) =>
+  Effect.gen(function* () {
+    const server = yield* Effect.acquireRelease(
+      Effect.sync(() => new grpc.Server()),
+      (server) => Effect.sync(() => server.forceShutdown())
+    )
+    const createTask: Proto.TasksServiceServer["createTask"] = (_call, callback) => {
+      onCreate()
+      callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "too many creates waiting" })
+    }
+    const listTasks: Proto.TasksServiceServer["listTasks"] = (_call, callback) =>
+      callback(null, { tasks: [], next_page_token: "" })
+    const implementation: grpc.UntypedServiceImplementation = { createTask, listTasks }
+    server.addService(Proto.TasksServiceService, implementation)
+    return yield* Effect.callback<number>((resume) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
+        resume(error ? Effect.die(error) : Effect.succeed(port))
+      )
+    )
+  })
+
+describe("the gateway when the tasks service is down, slow or shedding load", () => {
   it.live(
     "answers 503 problem+json fast, fails fast while the circuit is open, and recovers by itself when tasks is back",
     () =>
@@ -47,6 +71,27 @@ describe("the gateway when the tasks service is down", () => {
         assert.strictEqual(created.status, 201)
       }),
     40_000
+  )
+
+  it.live(
+    "answers 503 problem+json at once when tasks sheds load (RESOURCE_EXHAUSTED): no retry, and the circuit stays closed",
+    () =>
+      Effect.gen(function* () {
+        let creates = 0
+        const grpcPort = yield* overloadedTasks(() => creates++)
+        const url = yield* startGateway(
+          yield* gatewaySettings(`127.0.0.1:${grpcPort}`, { breakerThreshold: 3, tasksRetries: 3 })
+        )
+        for (let i = 0; i < 5; i++) {
+          const reply = yield* postJson(`${url}/api/v1/tasks`, { title: "Shed" })
+          assert.strictEqual(reply.status, 503)
+          assert.strictEqual(reply.headers.get("content-type"), PROBLEM)
+          assert.include(reply.text, "overloaded")
+        }
+        assert.strictEqual(creates, 5, "each create was tried once: a service shedding load is not retried")
+        assert.strictEqual((yield* request(`${url}/api/v1/tasks`)).status, 200, "reads still pass: no open circuit")
+      }),
+    30_000
   )
 
   it.live(

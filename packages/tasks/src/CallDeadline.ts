@@ -1,5 +1,6 @@
 /**
- * When the current call's client stops waiting: its gRPC deadline, as epoch ms (Effect's Clock).
+ * When the current call's client stops waiting: its gRPC deadline, as wall-clock epoch ms (what
+ * Effect's default Clock reads; a test under a TestClock provides its own).
  * Work that runs apart from the call's fiber, such as a create in a statement shared with others,
  * reads it so that it ends with its caller instead of committing after the client heard
  * DEADLINE_EXCEEDED. Infinite outside a call, or when the client set no deadline.

@@ -34,7 +34,7 @@ import {
 import { CallDeadline } from "./CallDeadline.ts"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, type NewTask, TaskChanges } from "./db/TaskChanges.ts"
-import { StoreUnavailable, storeTimedOut } from "./errors.ts"
+import { Overloaded, StoreUnavailable, storeTimedOut } from "./errors.ts"
 import { TasksConfig } from "./TasksConfig.ts"
 
 interface Pending extends NewTask {
@@ -58,9 +58,9 @@ export interface Options {
   /** The most creates one statement carries. */
   readonly maxBatch?: number
   /**
-   * The most creates waiting for a writer. One more is refused at once (`UNAVAILABLE`, which the
-   * gateway retries with backoff) instead of joining a wait it would spend most of its deadline in:
-   * an overloaded service answers fast and keeps the latency of what it takes.
+   * The most creates waiting for a writer (those whose callers gave up count until a writer drops
+   * them). One more is refused at once (`Overloaded`) instead of joining a wait it would spend most
+   * of its deadline in: an overloaded service answers fast and keeps the latency of what it takes.
    */
   readonly maxQueued?: number
 }
@@ -72,7 +72,6 @@ const statementSizes = Metric.histogram("tasks_create_statement_creates", {
 
 const timedOut = () => storeTimedOut("create")
 const shuttingDown = () => new StoreUnavailable({ operation: "create", cause: "the service is shutting down" })
-const overloaded = () => new StoreUnavailable({ operation: "create", cause: "too many creates waiting" })
 
 const outcomeAt = (exit: Exit.Exit<ReadonlyArray<boolean>, StoreUnavailable>, i: number) =>
   Exit.map(exit, (written) => written[i] === true)
@@ -85,7 +84,7 @@ export class CreateBatcher extends Context.Service<
       task: Task,
       events: ReadonlyArray<NewOutboxRow>,
       key?: KeyClaim
-    ) => Effect.Effect<boolean, StoreUnavailable>
+    ) => Effect.Effect<boolean, StoreUnavailable | Overloaded>
   }
 >()("@workstream/tasks/CreateBatcher") {
   static readonly layer = ({ writers = 4, maxBatch = 64, maxQueued = 1024 }: Options = {}) =>
@@ -96,6 +95,9 @@ export class CreateBatcher extends Context.Service<
         const { databaseTimeout } = yield* TasksConfig
         const queue = yield* Queue.bounded<Pending>(maxQueued)
         const minBudget = Math.min(100, Duration.toMillis(databaseTimeout) / 4)
+        // Creates with less time left than this share a statement only with each other, so a caller in
+        // a hurry (a retry late in its deadline) never cuts short the statement of those with time.
+        const shortBudget = Duration.toMillis(databaseTimeout) / 4
         let closed = false
 
         /** Answers each create with its own part of the statement's outcome. */
@@ -121,9 +123,25 @@ export class CreateBatcher extends Context.Service<
           )
 
         /**
-         * Writes what a writer took; only the statement itself can be interrupted, so all it took is
-         * answered. A create with less than `minBudget` left is not written: its statement would be
-         * cancelled, or commit while its caller hears "timed out", and would cut the others' time short.
+         * One statement of creates, cancelled at the earliest of their deadlines. Only the statement
+         * itself can be interrupted, so each create is answered however it ends.
+         */
+        const writeTogether = (now: number) => (creates: Arr.NonEmptyReadonlyArray<Pending>) =>
+          Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function* () {
+              const budget = Math.min(...creates.map((create) => create.deadline)) - now
+              const exit = yield* Effect.exit(restore(statement(creates, budget)))
+              yield* settle(
+                creates,
+                Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? Exit.fail(shuttingDown()) : exit
+              )
+            })
+          )
+
+        /**
+         * Writes what a writer took, all of it answered. A create with less than `minBudget` left is
+         * not written: its statement would be cancelled, or commit while its caller hears "timed out".
+         * Those with less than `shortBudget` left go in a statement of their own, beside the others'.
          */
         const write = (
           batch: ReadonlyArray<Pending>,
@@ -131,21 +149,23 @@ export class CreateBatcher extends Context.Service<
         ) =>
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
-            const creates: Array<Pending> = []
+            const hurried: Array<Pending> = []
+            const unhurried: Array<Pending> = []
             for (const create of batch) {
               if (create.state === "abandoned") continue
-              if (create.deadline - now < minBudget) yield* Deferred.fail(create.done, timedOut())
-              else {
-                create.state = "taken"
-                creates.push(create)
+              const left = create.deadline - now
+              if (left < minBudget) {
+                yield* Deferred.fail(create.done, timedOut())
+                continue
               }
+              create.state = "taken"
+              if (left < shortBudget) hurried.push(create)
+              else unhurried.push(create)
             }
-            if (!Arr.isArrayNonEmpty(creates)) return
-            const budget = Math.min(...creates.map((create) => create.deadline)) - now
-            const exit = yield* Effect.exit(restore(statement(creates, budget)))
-            yield* settle(
-              creates,
-              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? Exit.fail(shuttingDown()) : exit
+            const [first, second] = [hurried, unhurried].filter(Arr.isArrayNonEmpty).map(writeTogether(now))
+            if (first === undefined) return
+            yield* restore(
+              second === undefined ? first : Effect.all([first, second], { concurrency: 2, discard: true })
             )
           })
 
@@ -170,20 +190,23 @@ export class CreateBatcher extends Context.Service<
         ) {
           yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
           const now = yield* Clock.currentTimeMillis
+          // The caller's own deadline when it is sooner: a statement past it would commit unheard.
+          const deadline = Math.min(yield* CallDeadline, now + Duration.toMillis(databaseTimeout))
+          // Too little time left for any statement: no use queueing it.
+          if (deadline - now < minBudget) return yield* timedOut()
           const pending: Pending = {
             task,
             events,
             key,
             span: yield* Effect.option(Effect.currentSpan),
             done: yield* Deferred.make<boolean, StoreUnavailable>(),
-            // The caller's own deadline when it is sooner: a statement past it would commit unheard.
-            deadline: Math.min(yield* CallDeadline, now + Duration.toMillis(databaseTimeout)),
+            deadline,
             state: "queued"
           }
           // One synchronous step, so nothing joins between the shutdown's last look at the queue and `closed`.
-          yield* Effect.suspend(() => {
+          yield* Effect.suspend((): Effect.Effect<void, StoreUnavailable | Overloaded> => {
             if (closed) return Effect.fail(shuttingDown())
-            return Queue.offerUnsafe(queue, pending) ? Effect.void : Effect.fail(overloaded())
+            return Queue.offerUnsafe(queue, pending) ? Effect.void : Effect.fail(new Overloaded())
           })
           const answer = Deferred.await(pending.done)
           // The look and the mark in one synchronous step: no writer takes it in between.

@@ -24,7 +24,13 @@ import { IdempotencyKeys } from "./db/IdempotencyKeys.ts"
 import type { NewOutboxRow } from "./db/OutboxStore.ts"
 import { type KeyClaim, TaskChanges } from "./db/TaskChanges.ts"
 import { TaskRepository } from "./db/TaskRepository.ts"
-import { IdempotencyKeyReused, type InvalidPageToken, StoreUnavailable, storeTimedOut } from "./errors.ts"
+import {
+  IdempotencyKeyReused,
+  type InvalidPageToken,
+  type Overloaded,
+  StoreUnavailable,
+  storeTimedOut
+} from "./errors.ts"
 import { OutboxSignal } from "./outbox/OutboxSignal.ts"
 import * as PageToken from "./PageToken.ts"
 import { TasksConfig } from "./TasksConfig.ts"
@@ -65,7 +71,7 @@ export class Tasks extends Context.Service<
       readonly fields: NewTaskFields
       readonly idempotencyKey?: string | undefined
       readonly trace: TraceContext.TraceContext
-    }) => Effect.Effect<Task, CommandError>
+    }) => Effect.Effect<Task, CommandError | Overloaded>
     readonly transition: (
       name: Transition,
       id: TaskId,
@@ -109,7 +115,7 @@ export class Tasks extends Context.Service<
           )
 
       /** A change written; once it has committed, this process's relay wakes. */
-      const written = (change: Effect.Effect<boolean, StoreUnavailable>) =>
+      const written = <E>(change: Effect.Effect<boolean, E>) =>
         Effect.tap(change, (wrote) => (wrote ? signal.committed : Effect.void))
 
       /** A create written, bounded by the batcher itself (it answers within the same timeout). */

@@ -20,6 +20,17 @@ export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("St
   }
 }
 
+/**
+ * Too many creates are waiting for the store already: refused at once (RESOURCE_EXHAUSTED), so an
+ * overloaded service sheds load instead of queueing creates into their deadlines. Not an outage:
+ * the gateway neither retries it nor counts it toward opening its circuit.
+ */
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {}) {
+  override get message(): string {
+    return "the tasks service has too many creates waiting, try again later"
+  }
+}
+
 /** The store did not answer `operation` within its bound (DATABASE_TIMEOUT, or the call's deadline). */
 export const storeTimedOut = (operation: string) => new StoreUnavailable({ operation, cause: "timed out" })
 

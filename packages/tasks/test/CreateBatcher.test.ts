@@ -9,7 +9,7 @@ import { CallDeadline } from "../src/CallDeadline.ts"
 import { CreateBatcher } from "../src/CreateBatcher.ts"
 import { type KeyClaim, TaskChanges } from "../src/db/TaskChanges.ts"
 import { TaskRepository } from "../src/db/TaskRepository.ts"
-import { StoreUnavailable } from "../src/errors.ts"
+import { Overloaded, StoreUnavailable } from "../src/errors.ts"
 import { TasksConfig, type TasksSettings } from "../src/TasksConfig.ts"
 import { lockTasks, someoneWaitsOnALock, TestDatabase } from "./support/database.ts"
 import { created, envelopesOf, timeline } from "./support/fixtures.ts"
@@ -35,8 +35,12 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
       Option.isSome
     )
 
-  /** The real `TaskChanges`, but each `createMany` records its size, and the first one waits for `release`. */
-  const heldFirst = () =>
+  /**
+   * The real `TaskChanges`, but each `createMany` records its size, and the first one waits for
+   * `release`; then it writes, or with `writesFirst: false` only answers "written" (a table locked
+   * meanwhile would hold it up).
+   */
+  const heldFirst = ({ writesFirst = true } = {}) =>
     Effect.gen(function* () {
       const real = yield* TaskChanges
       const sizes: Array<number> = []
@@ -50,6 +54,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
             if (sizes.length === 1) {
               yield* Deferred.succeed(entered, undefined)
               yield* Deferred.await(release)
+              if (!writesFirst) return creates.map(() => true)
             }
             return yield* real.createMany(creates)
           })
@@ -74,7 +79,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
 
   const lockTasksTable = Effect.flatMap(Effect.service(TestDatabase), ({ url }) => lockTasks(url))
 
-  const assertFailedWith = (cause: string) => (fiber: Fiber.Fiber<boolean, StoreUnavailable>) =>
+  const assertFailedWith = (cause: string) => (fiber: Fiber.Fiber<boolean, StoreUnavailable | Overloaded>) =>
     Effect.gen(function* () {
       const failure = yield* Effect.flip(Fiber.join(fiber))
       assert.instanceOf(failure, StoreUnavailable)
@@ -139,7 +144,7 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
         const firstFiber = yield* start(batcher, first)
         yield* Deferred.await(held.entered)
         const waiting = yield* Effect.forEach([second, third], (create) => start(batcher, create))
-        yield* assertFailedWith("too many creates waiting")(yield* start(batcher, refused))
+        assert.instanceOf(yield* Effect.flip(Fiber.join(yield* start(batcher, refused))), Overloaded)
         yield* Deferred.succeed(held.release, undefined)
         assert.deepStrictEqual(yield* Effect.forEach([firstFiber, ...waiting], Fiber.join), [true, true, true])
       }).pipe(Effect.provide(batcherWith(held.changes, {}, { maxQueued: 2 })))
@@ -207,6 +212,34 @@ layer(Database, { excludeTestServices: true, timeout: "60 seconds" })("CreateBat
           yield* lock.release
         }).pipe(Effect.provide(batcherWith(yield* TaskChanges, { databaseTimeout: Duration.seconds(30) })))
         assert.isFalse(yield* isStored(stuck), "the cancelled statement wrote nothing once the table was free")
+      })
+  )
+
+  it.effect(
+    "creates whose calls have little time left share a statement only with each other: its cancel at their deadline spares the others",
+    () =>
+      Effect.gen(function* () {
+        const held = yield* heldFirst({ writesFirst: false })
+        const [first, hurried, unhurried] = yield* Effect.forEach([1, 2, 3], () => creation)
+        if (first === undefined || hurried === undefined || unhurried === undefined) return assert.fail()
+        const unhurriedWritten = yield* Effect.gen(function* () {
+          const batcher = yield* CreateBatcher
+          const firstFiber = yield* start(batcher, first)
+          yield* Deferred.await(held.entered)
+          const callDeadline = (yield* Clock.currentTimeMillis) + 1_000
+          const hurriedFiber = yield* start(batcher, hurried).pipe(Effect.provideService(CallDeadline, callDeadline))
+          const unhurriedFiber = yield* start(batcher, unhurried)
+          const lock = yield* lockTasksTable
+          // The writer takes both at once, when the first statement ends.
+          yield* Deferred.succeed(held.release, undefined)
+          assert.isTrue(yield* Fiber.join(firstFiber))
+          yield* assertFailedWith("timed out")(hurriedFiber).pipe(Effect.timeout(Duration.seconds(4)))
+          yield* lock.release
+          return yield* Fiber.join(unhurriedFiber)
+        }).pipe(Effect.provide(batcherWith(held.changes, { databaseTimeout: Duration.seconds(30) })))
+        assert.deepStrictEqual(held.sizes, [1, 1, 1], "the two taken together went in statements of their own")
+        assert.isTrue(unhurriedWritten, "the statement with time to spare waited for the lock and was written")
+        assert.deepStrictEqual(yield* Effect.forEach([hurried, unhurried], isStored), [false, true])
       })
   )
 

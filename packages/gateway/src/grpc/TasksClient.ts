@@ -32,6 +32,7 @@ export interface Options {
   readonly breakerCooldown: Duration.Duration
 }
 
+/** Tasks failing or not answering; not RESOURCE_EXHAUSTED, a working service shedding load. */
 const isOutage = (error: UpstreamFailure) =>
   error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED
 

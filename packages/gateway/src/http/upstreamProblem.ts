@@ -37,6 +37,8 @@ export const toProblem = (error: UpstreamFailure | CircuitOpen): UpstreamProblem
       return new IdempotencyKeyReusedProblem({})
     case status.DEADLINE_EXCEEDED:
       return new TimeoutProblem({})
+    case status.RESOURCE_EXHAUSTED:
+      return new UnavailableProblem({ detail: "the tasks service is overloaded; retry later" })
     default:
       // UNAVAILABLE, and anything unexpected (INTERNAL, UNKNOWN...): the caller can only retry.
       return new UnavailableProblem({})

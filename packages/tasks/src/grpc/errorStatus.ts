@@ -4,9 +4,9 @@
  */
 import { status } from "@grpc/grpc-js"
 import type { DomainError } from "@workstream/domain"
-import type { IdempotencyKeyReused, InvalidPageToken, StoreUnavailable } from "../errors.ts"
+import type { IdempotencyKeyReused, InvalidPageToken, Overloaded, StoreUnavailable } from "../errors.ts"
 
-export type ServiceError = DomainError | IdempotencyKeyReused | InvalidPageToken | StoreUnavailable
+export type ServiceError = DomainError | IdempotencyKeyReused | InvalidPageToken | StoreUnavailable | Overloaded
 
 export interface GrpcFailure {
   readonly code: status
@@ -27,5 +27,7 @@ export const toGrpcFailure = (error: ServiceError): GrpcFailure => {
       return { code: status.ALREADY_EXISTS, details: error.message }
     case "StoreUnavailable":
       return { code: status.UNAVAILABLE, details: "the tasks store is unavailable, try again" }
+    case "Overloaded":
+      return { code: status.RESOURCE_EXHAUSTED, details: error.message }
   }
 }

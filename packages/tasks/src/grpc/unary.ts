@@ -1,8 +1,9 @@
 /**
  * Bridges grpc-js unary handlers to Effect: each call runs as a fiber with the service's
- * context, is interrupted when the client cancels or its deadline passes (so work stops),
- * answers typed failures with their status and any defect with a bare INTERNAL, and records
- * the RPC's count and latency by method and code.
+ * context, is interrupted when the client cancels or its deadline passes (so work stops), is
+ * told that deadline (`CallDeadline`, for work that runs apart from it), answers typed failures
+ * with their status and any defect with a bare INTERNAL, and records the RPC's count and latency
+ * by method and code.
  */
 
 import { randomUUID } from "node:crypto"

@@ -1,10 +1,10 @@
 import { assert, layer } from "@effect/vitest"
 import { decodeEvent } from "@workstream/domain"
 import { TaskPriority, TaskStatus } from "@workstream/proto"
-import { Duration, Effect, Result } from "effect"
+import { Duration, Effect, Fiber, Result } from "effect"
 import { SqlClient } from "effect/sql"
 import { call, codeOf, takeMessages } from "../support/clients.ts"
-import { lockTasks, nobodyWaitsOnALock } from "../support/database.ts"
+import { lockTasks, nobodyWaitsOnALock, someoneWaitsOnALock } from "../support/database.ts"
 import { databaseOf, TasksUnderTest } from "../support/harness.ts"
 
 const UNKNOWN_ID = "01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90"
@@ -248,7 +248,9 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
         { title, priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED, idempotency_key: "" },
         { deadlineMs: 1_000 }
       )
-      assert.strictEqual(yield* codeOf(answer), "DEADLINE_EXCEEDED")
+      const answered = yield* Effect.forkChild(codeOf(answer))
+      yield* someoneWaitsOnALock.pipe(Effect.provide(database))
+      assert.strictEqual(yield* Fiber.join(answered), "DEADLINE_EXCEEDED")
       // Cancelled at the call's deadline (1 s), so it soon stops waiting; DATABASE_TIMEOUT's cancel is 30 s away.
       yield* nobodyWaitsOnALock.pipe(Effect.timeout(Duration.seconds(3)), Effect.provide(database))
       yield* lock.release

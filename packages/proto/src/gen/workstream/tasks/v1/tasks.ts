@@ -1123,12 +1123,13 @@ export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
  *   ALREADY_EXISTS       CreateTask: the idempotency key was used with a different request
  *   UNAVAILABLE          the task store is unavailable; safe to retry (CreateTask only with an idempotency key)
  *   DEADLINE_EXCEEDED    the call's deadline passed; the server stops working on it
+ *   RESOURCE_EXHAUSTED   CreateTask: too many creates are waiting already (load shed); retry later, with backoff
  */
 export type TasksServiceService = typeof TasksServiceService
 export const TasksServiceService = {
   /**
    * Creates a PENDING task at version 1 and emits workstream.task.created.v1.
-   * Errors: INVALID_ARGUMENT, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED.
+   * Errors: INVALID_ARGUMENT, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED.
    */
   createTask: {
     path: "/workstream.tasks.v1.TasksService/CreateTask" as const,
@@ -1208,7 +1209,7 @@ export const TasksServiceService = {
 export interface TasksServiceServer extends UntypedServiceImplementation {
   /**
    * Creates a PENDING task at version 1 and emits workstream.task.created.v1.
-   * Errors: INVALID_ARGUMENT, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED.
+   * Errors: INVALID_ARGUMENT, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED.
    */
   createTask: handleUnaryCall<CreateTaskRequest, CreateTaskResponse>
   /** Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND, UNAVAILABLE, DEADLINE_EXCEEDED. */
@@ -1239,7 +1240,7 @@ export interface TasksServiceServer extends UntypedServiceImplementation {
 export interface TasksServiceClient extends Client {
   /**
    * Creates a PENDING task at version 1 and emits workstream.task.created.v1.
-   * Errors: INVALID_ARGUMENT, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED.
+   * Errors: INVALID_ARGUMENT, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED.
    */
   createTask(
     request: CreateTaskRequest,
