@@ -16,7 +16,7 @@ import {
   type TaskStatus,
   toEnvelope
 } from "@workstream/domain"
-import { TraceContext } from "@workstream/platform"
+import { LazyRetry, TraceContext } from "@workstream/platform"
 import { Context, DateTime, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { SqlError } from "effect/sql"
 import { CreateBatcher } from "./CreateBatcher.ts"
@@ -187,8 +187,9 @@ export class Tasks extends Context.Service<
           )
         )
         // Swept: the key is free now, so claim it again, once. Twice in a row cannot happen in practice.
-        return yield* claimOrReplay.pipe(
-          Effect.retry({ times: 1, while: (error) => error._tag === "KeySwept" }),
+        return yield* LazyRetry.retry(claimOrReplay, (again) =>
+          Effect.retry(again, { times: 1, while: (error) => error._tag === "KeySwept" })
+        ).pipe(
           Effect.catchTag("KeySwept", () =>
             Effect.fail(new StoreUnavailable({ operation: "create", cause: "the idempotency key was swept twice" }))
           )
@@ -201,7 +202,7 @@ export class Tasks extends Context.Service<
         trace: TraceContext.TraceContext
       ) {
         yield* Effect.annotateCurrentSpan({ "workstream.task_id": id, "workstream.command": name })
-        return yield* Effect.gen(function* () {
+        const attempt = Effect.gen(function* () {
           const current = yield* repository.find(id).pipe(store(name))
           const now = yield* DateTime.now
           const decision = yield* Effect.fromResult(Lifecycle.decide(current, commandFor[name]({ task_id: id }), now))
@@ -212,8 +213,10 @@ export class Tasks extends Context.Service<
             return yield* new VersionConflict()
           }
           return decision.task
-        }).pipe(
-          Effect.retry({ schedule: onVersionConflict, while: (e) => e._tag === "VersionConflict" }),
+        })
+        return yield* LazyRetry.retry(attempt, (again) =>
+          Effect.retry(again, { schedule: onVersionConflict, while: (e) => e._tag === "VersionConflict" })
+        ).pipe(
           Effect.catchTag("VersionConflict", (cause) => Effect.fail(new StoreUnavailable({ operation: name, cause })))
         )
       })

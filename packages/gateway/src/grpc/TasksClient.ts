@@ -4,7 +4,7 @@
  * with an idempotency key), and a circuit breaker so an outage fails fast with 503.
  */
 import * as grpc from "@grpc/grpc-js"
-import { TraceContext } from "@workstream/platform"
+import { LazyRetry, TraceContext } from "@workstream/platform"
 import type { UnaryMethod } from "@workstream/proto"
 import * as Proto from "@workstream/proto"
 import { Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
@@ -115,7 +115,9 @@ export class TasksClient extends Context.Service<
               const deadline = Date.now() + Duration.toMillis(options.deadline)
               const once = attempt(method, request, ctx, deadline)
               const withRetries = retryable(request)
-                ? once.pipe(Effect.retry({ schedule: retry, while: (e) => e.code === grpc.status.UNAVAILABLE }))
+                ? LazyRetry.retry(once, (again) =>
+                    Effect.retry(again, { schedule: retry, while: (e) => e.code === grpc.status.UNAVAILABLE })
+                  )
                 : once
               return yield* breaker.protect(withRetries, isOutage)
             }).pipe(

@@ -13,7 +13,7 @@
  */
 
 import { Ids } from "@workstream/domain"
-import { EventSource, MetricFamily, Topology, TraceContext, Tracing } from "@workstream/platform"
+import { EventSource, LazyRetry, MetricFamily, Topology, TraceContext, Tracing } from "@workstream/platform"
 import { Cause, DateTime, Effect, Layer, Metric, type Schedule } from "effect"
 import { DedupeStore } from "../dedupe/DedupeStore.ts"
 import { NotificationRecords } from "../store/NotificationRecords.ts"
@@ -100,10 +100,10 @@ export const layer = (options: Options) =>
         const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
         const work = Effect.gen(function* () {
           const attempts = attemptsOf(delivery)
-          const outcome = yield* processEvent(delivery.body, { attempts, redelivered: delivery.redelivered }).pipe(
-            Effect.retry(options.inPlaceRetry),
-            Effect.result
-          )
+          const outcome = yield* LazyRetry.retry(
+            processEvent(delivery.body, { attempts, redelivered: delivery.redelivered }),
+            (again) => Effect.retry(again, options.inPlaceRetry)
+          ).pipe(Effect.result)
           if (outcome._tag === "Success") {
             const result = outcome.success
             if (result._tag === "Poison") {

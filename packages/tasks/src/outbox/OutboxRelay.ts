@@ -8,7 +8,7 @@
  */
 
 import { PgClient } from "@effect/sql-pg"
-import { EventPublisher, Topology, TraceContext } from "@workstream/platform"
+import { EventPublisher, LazyRetry, Topology, TraceContext } from "@workstream/platform"
 import { DateTime, Effect, Layer, Metric, Option, Queue, Schedule, Schema, type Tracer } from "effect"
 import { IdempotencyKeys } from "../db/IdempotencyKeys.ts"
 import { CHANNEL, type OutboxRow, OutboxStore } from "../db/OutboxStore.ts"
@@ -245,14 +245,16 @@ export const layer = Layer.effectDiscard(
         return Effect.gen(function* () {
           yield* Effect.logInfo("outbox relay: leading")
           while (true) {
-            yield* drain(verify, wake, ledger).pipe(
+            const drained = drain(verify, wake, ledger).pipe(
               Effect.tapError((error) =>
                 error._tag === "LeaseLost"
                   ? Effect.void
                   : Effect.logWarning(`outbox relay: ${error.message}; will retry`)
-              ),
-              // Broker or database trouble is retried while leading; a lost lease ends leadership.
-              Effect.retry({ schedule: onTrouble, while: (error) => error._tag !== "LeaseLost" })
+              )
+            )
+            // Broker or database trouble is retried while leading; a lost lease ends leadership.
+            yield* LazyRetry.retry(drained, (again) =>
+              Effect.retry(again, { schedule: onTrouble, while: (error) => error._tag !== "LeaseLost" })
             )
             yield* Queue.take(wake).pipe(Effect.timeoutOption(config.relayPollInterval))
           }
