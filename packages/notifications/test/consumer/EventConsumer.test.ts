@@ -2,11 +2,11 @@ import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { encodeEvent } from "@workstream/domain"
-import { AmqpConnection, EventPublisher, EventSource, type Topology } from "@workstream/platform"
+import { AmqpConnection, EventPublisher, EventSource, Logging, type Topology } from "@workstream/platform"
 import { closeConnectionFromBroker } from "@workstream/platform/testing"
 import { freshTopologyWith, takeMessages } from "@workstream/tasks/testing"
 import amqp from "amqplib"
-import { Duration, Effect, Exit, Layer, Option, Redacted, Ref, Schedule, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Logger, Option, Redacted, Ref, Schedule, Scope } from "effect"
 import { Redis } from "ioredis"
 import * as EventConsumer from "../../src/consumer/EventConsumer.ts"
 import {
@@ -264,6 +264,32 @@ describe("the notifications consumer", () => {
         })
       )
   )
+
+  it.live("logs a dead-lettered message's warning with its message id and the trace it carries", () => {
+    const lines: Array<Record<string, unknown>> = []
+    const capture = Logger.map(Logging.formatJson("notifications"), (line) => {
+      lines.push(JSON.parse(line))
+    })
+    const messageId = `poison-${unique()}`
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    return withSystem((topology) =>
+      Effect.gen(function* () {
+        const publisher = yield* EventPublisher.EventPublisher
+        yield* publisher.publishBatch([
+          { routingKey: "workstream.task.created.v1", body: "{not json", messageId, headers: { traceparent } }
+        ])
+        yield* takeMessages(topology.deadLetterQueue.name, 1, 10_000)
+        const warning = yield* Effect.sync(() =>
+          lines.find((line) => String(line.msg).startsWith("dead-lettered a poison message"))
+        ).pipe(
+          Effect.filterOrFail((line) => line !== undefined),
+          Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "5 seconds" })))
+        )
+        assert.strictEqual(warning.event_id, messageId)
+        assert.strictEqual(warning.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736")
+      })
+    ).pipe(Effect.provide(Logger.layer([capture])))
+  })
 
   it.live("records once, counting attempts, when the store fails for the first tries (redelivered after a delay)", () =>
     withSystem(
