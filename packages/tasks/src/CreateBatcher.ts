@@ -16,6 +16,7 @@
  * times out runs on, and its creates are written.
  */
 import type { Task } from "@workstream/domain"
+import { Tracing } from "@workstream/platform"
 import {
   Array as Arr,
   Cause,
@@ -93,6 +94,7 @@ export class CreateBatcher extends Context.Service<
       Effect.gen(function* () {
         const changes = yield* TaskChanges
         const { databaseTimeout } = yield* TasksConfig
+        const traced = Tracing.spanWhen(yield* Tracing.exporting)
         const queue = yield* Queue.bounded<Pending>(maxQueued)
         const minBudget = Math.min(100, Duration.toMillis(databaseTimeout) / 4)
         // Creates with less time left than this share a statement only with each other, so a caller in
@@ -183,11 +185,7 @@ export class CreateBatcher extends Context.Service<
           })
         )
 
-        const create = Effect.fn("CreateBatcher.create")(function* (
-          task: Task,
-          events: ReadonlyArray<NewOutboxRow>,
-          key?: KeyClaim
-        ) {
+        const create = Effect.fnUntraced(function* (task: Task, events: ReadonlyArray<NewOutboxRow>, key?: KeyClaim) {
           yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
           const now = yield* Clock.currentTimeMillis
           // The caller's own deadline when it is sooner: a statement past it would commit unheard.
@@ -224,7 +222,7 @@ export class CreateBatcher extends Context.Service<
             }),
             Effect.onInterrupt(() => Effect.ignore(abandonUnlessTaken(Effect.void)))
           )
-        })
+        }, traced("CreateBatcher.create"))
 
         return CreateBatcher.of({ create })
       })

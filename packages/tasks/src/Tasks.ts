@@ -16,7 +16,7 @@ import {
   type TaskStatus,
   toEnvelope
 } from "@workstream/domain"
-import { LazyRetry, TraceContext } from "@workstream/platform"
+import { LazyRetry, TraceContext, Tracing } from "@workstream/platform"
 import { Context, DateTime, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { SqlError } from "effect/sql"
 import { CreateBatcher } from "./CreateBatcher.ts"
@@ -94,6 +94,8 @@ export class Tasks extends Context.Service<
       const keys = yield* IdempotencyKeys
       const config = yield* TasksConfig
       const signal = yield* OutboxSignal
+      // Each command's own span only for a tracing backend: the RPC's span carries the trace anyway.
+      const traced = Tracing.spanWhen(yield* Tracing.exporting)
 
       /** Bounds a store round by the configured timeout and turns every store failure into one error. */
       const store =
@@ -151,7 +153,7 @@ export class Tasks extends Context.Service<
           return yield* repository.find(existing.value.task_id)
         })
 
-      const create = Effect.fn("Tasks.create")(function* (input: {
+      const create = Effect.fnUntraced(function* (input: {
         readonly fields: NewTaskFields
         readonly idempotencyKey?: string | undefined
         readonly trace: TraceContext.TraceContext
@@ -194,13 +196,9 @@ export class Tasks extends Context.Service<
             Effect.fail(new StoreUnavailable({ operation: "create", cause: "the idempotency key was swept twice" }))
           )
         )
-      })
+      }, traced("Tasks.create"))
 
-      const transition = Effect.fn("Tasks.transition")(function* (
-        name: Transition,
-        id: TaskId,
-        trace: TraceContext.TraceContext
-      ) {
+      const transition = Effect.fnUntraced(function* (name: Transition, id: TaskId, trace: TraceContext.TraceContext) {
         yield* Effect.annotateCurrentSpan({ "workstream.task_id": id, "workstream.command": name })
         const attempt = Effect.gen(function* () {
           const current = yield* repository.find(id).pipe(store(name))
@@ -219,15 +217,15 @@ export class Tasks extends Context.Service<
         ).pipe(
           Effect.catchTag("VersionConflict", (cause) => Effect.fail(new StoreUnavailable({ operation: name, cause })))
         )
-      })
+      }, traced("Tasks.transition"))
 
-      const get = Effect.fn("Tasks.get")(function* (id: TaskId) {
+      const get = Effect.fnUntraced(function* (id: TaskId) {
         const task = yield* repository.find(id).pipe(store("get"))
         if (Option.isNone(task)) return yield* new TaskNotFound({ task_id: id })
         return task.value
-      })
+      }, traced("Tasks.get"))
 
-      const list = Effect.fn("Tasks.list")(function* (options: {
+      const list = Effect.fnUntraced(function* (options: {
         readonly status?: TaskStatus | undefined
         readonly pageSize: number
         readonly pageToken?: string | undefined
@@ -250,7 +248,7 @@ export class Tasks extends Context.Service<
           tasks,
           nextPageToken: rows.length > options.pageSize && last !== undefined ? PageToken.encode(last.id) : ""
         }
-      })
+      }, traced("Tasks.list"))
 
       return Tasks.of({ create, transition, get, list })
     })
