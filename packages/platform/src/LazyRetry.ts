@@ -7,7 +7,9 @@
  *   LazyRetry.retry(call, (again) => Effect.retry(again, { schedule, while: isTransient }))
  *
  * `again` fails with the first attempt's error when first run, then is the effect itself: the
- * policy sees the same failures, in the same order, as `Effect.retry(call, policy)` would.
+ * policy sees the same failures, in the same order, as `Effect.retry(call, policy)` would. Only
+ * the first attempt differs: it runs without `Schedule.CurrentMetadata` provided (nothing here
+ * reads it).
  */
 import { Effect } from "effect"
 

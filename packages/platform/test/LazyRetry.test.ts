@@ -14,11 +14,17 @@ const failingWith = (errors: ReadonlyArray<string>) => {
 }
 
 describe("LazyRetry.retry", () => {
-  it.effect("runs a succeeding effect once", () =>
+  it.effect("runs a succeeding effect once, and sets no retry up for it", () =>
     Effect.gen(function* () {
       const { effect, runs } = failingWith([])
-      assert.strictEqual(yield* LazyRetry.retry(effect, (again) => Effect.retry(again, { times: 3 })), 1)
+      let setUp = 0
+      const retried = LazyRetry.retry(effect, (again) => {
+        setUp++
+        return Effect.retry(again, { times: 3 })
+      })
+      assert.strictEqual(yield* retried, 1)
       assert.strictEqual(runs(), 1)
+      assert.strictEqual(setUp, 0, "the retry is set up only after a failure")
     })
   )
 

@@ -124,7 +124,10 @@ export class Tasks extends Context.Service<
       const createWritten = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?: KeyClaim) =>
         written(creates.create(task, events, key))
 
-      /** The decision's events as outbox rows, joining the trace of the current span (the RPC's, continuing the caller's). */
+      /**
+       * The decision's events as outbox rows, joining the trace of the current span: the command's
+       * with a tracing backend, else the RPC's (which continues the caller's trace either way).
+       */
       const outboxRows = (decision: Lifecycle.Decision, trace: TraceContext.TraceContext) =>
         Effect.gen(function* () {
           const span = yield* Effect.option(Effect.currentSpan)
