@@ -94,6 +94,18 @@ describe("the gateway when the tasks service is down, slow or shedding load", ()
     30_000
   )
 
+  it.live("a call to tasks leaves the process's stack traces as it found them, failed or not", () =>
+    Effect.gen(function* () {
+      const grpcPort = yield* overloadedTasks(() => undefined)
+      const url = yield* startGateway(yield* gatewaySettings(`127.0.0.1:${grpcPort}`))
+      const limit = Error.stackTraceLimit
+      assert.strictEqual((yield* postJson(`${url}/api/v1/tasks`, { title: "Shed" })).status, 503)
+      assert.strictEqual((yield* request(`${url}/api/v1/tasks`)).status, 200)
+      assert.strictEqual(Error.stackTraceLimit, limit)
+      assert.isAbove(new Error("after").stack?.split("\n").length ?? 0, 1, "errors still carry a stack")
+    })
+  )
+
   it.live(
     "answers 504 problem+json when the tasks service does not answer within the deadline",
     () =>
