@@ -1,5 +1,6 @@
 /** Idempotency keys of CreateTask: which request a key was first used with, and its task (claimed by `TaskChanges.createMany`). */
 import { TaskId } from "@workstream/domain"
+import { Tracing } from "@workstream/platform"
 import { Context, type DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { toText } from "./Timestamptz.ts"
@@ -25,14 +26,15 @@ export class IdempotencyKeys extends Context.Service<
     IdempotencyKeys,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
+      const traced = Tracing.spanWhen(yield* Tracing.exporting)
 
-      const find = Effect.fn("IdempotencyKeys.find")(function* (key: string, now: DateTime.Utc) {
+      const find = Effect.fnUntraced(function* (key: string, now: DateTime.Utc) {
         const rows = yield* sql`
           SELECT request_hash, task_id::text AS task_id FROM idempotency_keys
           WHERE key = ${key} AND expires_at > ${toText(now)}`
         const [row] = yield* Effect.orDie(decodeRows(rows))
         return Option.fromNullishOr(row)
-      })
+      }, traced("IdempotencyKeys.find"))
 
       const deleteExpired = Effect.fn("IdempotencyKeys.deleteExpired")(function* (now: DateTime.Utc) {
         // Locked in key order, as a create's claims are, so a create reclaiming expired keys meanwhile waits, never deadlocks.

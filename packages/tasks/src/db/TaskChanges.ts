@@ -10,6 +10,7 @@
  * version writes nothing at all.
  */
 import { encodeEvent, type Task, type TaskId } from "@workstream/domain"
+import { Tracing } from "@workstream/platform"
 import { type Array as Arr, Context, DateTime, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { CHANNEL, type NewOutboxRow } from "./OutboxStore.ts"
@@ -98,6 +99,7 @@ export class TaskChanges extends Context.Service<
     TaskChanges,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
+      const traced = Tracing.spanWhen(yield* Tracing.exporting)
 
       /**
        * Runs `WITH <steps, the last one 'change' returning the ids of the tasks it wrote>, events AS
@@ -155,7 +157,7 @@ export class TaskChanges extends Context.Service<
         return creates.map((create) => written.has(create.task.id))
       })
 
-      const update = Effect.fn("TaskChanges.update")(function* (
+      const update = Effect.fnUntraced(function* (
         task: Task,
         expectedVersion: number,
         events: ReadonlyArray<NewOutboxRow>
@@ -169,7 +171,7 @@ export class TaskChanges extends Context.Service<
           outboxRecords(task.id, events)
         )
         return written.size === 1
-      })
+      }, traced("TaskChanges.update"))
 
       return TaskChanges.of({ createMany, update })
     })

@@ -1,5 +1,6 @@
 /** Tasks read from Postgres, and the one Schema codec between a `tasks` row and the domain's Task (`TaskChanges` writes with it). */
 import { Task, type TaskId, TaskPriority, TaskStatus } from "@workstream/domain"
+import { Tracing } from "@workstream/platform"
 import { Context, Effect, Layer, Option, Schema, SchemaTransformation } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { Timestamptz } from "./Timestamptz.ts"
@@ -90,16 +91,17 @@ export class TaskRepository extends Context.Service<
     TaskRepository,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
+      const traced = Tracing.spanWhen(yield* Tracing.exporting)
       const columns = sql.csv(COLUMNS)
 
-      const find = Effect.fn("TaskRepository.find")(function* (id: TaskId) {
+      const find = Effect.fnUntraced(function* (id: TaskId) {
         yield* Effect.annotateCurrentSpan("workstream.task_id", id)
         const rows = yield* sql`SELECT ${columns} FROM tasks WHERE id = ${id}`
         const [task] = yield* decodeRows(rows)
         return Option.fromNullishOr(task)
-      })
+      }, traced("TaskRepository.find"))
 
-      const list = Effect.fn("TaskRepository.list")(function* (options: ListOptions) {
+      const list = Effect.fnUntraced(function* (options: ListOptions) {
         const conditions = [
           ...(options.after === undefined ? [] : [sql`id > ${options.after}`]),
           ...(options.status === undefined ? [] : [sql`status = ${options.status}`])
@@ -109,7 +111,7 @@ export class TaskRepository extends Context.Service<
           SELECT ${columns} FROM tasks ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}
           ORDER BY id LIMIT ${options.limit}`
         return yield* decodeRows(rows)
-      })
+      }, traced("TaskRepository.list"))
 
       return TaskRepository.of({ find, list })
     })
