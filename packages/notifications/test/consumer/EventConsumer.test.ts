@@ -286,7 +286,7 @@ describe("the notifications consumer", () => {
           Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "5 seconds" })))
         )
         assert.strictEqual(warning.event_id, messageId)
-        // From the `process` span, which continues the trace the message carries.
+        // The trace its traceparent names (no tracing backend here, so no `process` span).
         assert.strictEqual(warning.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736")
       })
     ).pipe(Effect.provide(Logger.layer([capture])))
