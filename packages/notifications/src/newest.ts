@@ -29,3 +29,22 @@ export const ring = <V>(limit: number) => {
     }
   }
 }
+
+/**
+ * A Map of the newest `limit` keys: a new key displaces the oldest, and setting a kept key changes
+ * its value, not its age. Changed in place, one synchronous step per call.
+ */
+export const newestMap = <K, V>(limit: number) => {
+  const entries = new Map<K, V>()
+  const order = ring<K>(limit)
+  return {
+    entries: entries as ReadonlyMap<K, V>,
+    set: (key: K, value: V): void => {
+      if (!entries.has(key)) {
+        const oldest = order.push(key)
+        if (oldest !== undefined) entries.delete(oldest)
+      }
+      entries.set(key, value)
+    }
+  }
+}

@@ -10,32 +10,31 @@ import * as ServiceConfig from "./ServiceConfig.ts"
 
 /**
  * Whether a tracing backend is installed (the OTLP export below, or a test's processor). The
- * hops' own spans (server, client, producer, consumer) are made always: their ids travel as
- * `traceparent` and name every log line. A step's span inside a hop only a backend could see.
+ * hops' spans whose ids travel on (servers, clients, producers) are made always: their ids go out
+ * as `traceparent` and name every log line. A span nothing downstream sees only a backend could.
  */
 export const exporting: Effect.Effect<boolean> = Effect.map(Effect.tracer, (tracer) => tracer !== Tracer.nativeTracer)
 
-/**
- * A span for one step inside a hop, made only when `exported` (read once from `exporting`): on a
- * per-message path, the consumer's three were about a seventh of its CPU with nothing to see them.
- * No stack trace is captured either (Effect's default, 5 % of that CPU).
- */
-export const step = (
-  exported: boolean,
-  name: string
-): (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-  exported ? Effect.withSpan(name, undefined, { captureStackTrace: false }) : (effect) => effect
+/** Runs an effect in a span of its own, or as it is. */
+export type Step = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 /**
- * `step` for named functions: `Effect.fnUntraced(body, traced("Tasks.create"))` with `traced =
- * spanWhen(exported)`. `Effect.fn(name)` makes its span and captures the call's stack on every
- * call, about 5 us and 4.5 KB each in a service's Context (micro-benchmark), whether or not
- * anything exports the span.
+ * Named spans inside a hop, made only when a tracing backend is installed (read once, when a
+ * layer is built), without a stack trace:
+ *
+ *   const traced = yield* Tracing.steps
+ *   const create = Effect.fnUntraced(function* (...) { ... }, traced("Tasks.create"))
+ *
+ * With nothing to see them they were a cost of their own: the consumer's three steps about a
+ * seventh of its CPU per event, and `Effect.fn(name)`, which makes its span and captures the
+ * call's stack on every call, about 5 us and 4.5 KB each in a service's Context (micro-benchmark).
  */
-export const spanWhen =
-  (exported: boolean) =>
-  (name: string): (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-    step(exported, name)
+export const steps: Effect.Effect<(name: string) => Step> = Effect.map(
+  exporting,
+  (exported) =>
+    (name): Step =>
+      exported ? Effect.withSpan(name, undefined, { captureStackTrace: false }) : (effect) => effect
+)
 
 /** The OpenTelemetry tracer for one service, sending its spans to `processor`. */
 export const layerWith = (service: string, processor: SpanProcessor) =>

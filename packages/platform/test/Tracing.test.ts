@@ -7,7 +7,7 @@ const backend = Tracer.make({ span: (options) => Tracer.nativeTracer.span(option
 
 /** The name of the span a step runs in, inside a hop's span (as a consumer or a command makes them). */
 const spanInsideStep = Effect.gen(function* () {
-  const step = Tracing.step(yield* Tracing.exporting, "step")
+  const step = (yield* Tracing.steps)("step")
   return yield* Effect.currentSpan.pipe(
     Effect.map((span) => span.name),
     step,

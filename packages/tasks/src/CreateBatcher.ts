@@ -94,7 +94,7 @@ export class CreateBatcher extends Context.Service<
       Effect.gen(function* () {
         const changes = yield* TaskChanges
         const { databaseTimeout } = yield* TasksConfig
-        const traced = Tracing.spanWhen(yield* Tracing.exporting)
+        const traced = yield* Tracing.steps
         const queue = yield* Queue.bounded<Pending>(maxQueued)
         const minBudget = Math.min(100, Duration.toMillis(databaseTimeout) / 4)
         // Creates with less time left than this share a statement only with each other, so a caller in

@@ -95,7 +95,7 @@ export class Tasks extends Context.Service<
       const config = yield* TasksConfig
       const signal = yield* OutboxSignal
       // Each command's own span only for a tracing backend: the RPC's span carries the trace anyway.
-      const traced = Tracing.spanWhen(yield* Tracing.exporting)
+      const traced = yield* Tracing.steps
 
       /** Bounds a store round by the configured timeout and turns every store failure into one error. */
       const store =

@@ -57,7 +57,7 @@ export const layer = (options: Options) =>
       const { topology } = source
       const records = yield* NotificationRecords
       const exported = yield* Tracing.exporting
-      const processEvent = makeProcessEvent(yield* DedupeStore, records, exported)
+      const processEvent = makeProcessEvent(yield* DedupeStore, records, yield* Tracing.steps)
 
       /**
        * Copies the message to the DLQ with why (confirmed), then keeps a record of it for the debug

@@ -5,7 +5,7 @@
  * failure; a failure means "try again later".
  */
 import { decodeEvent } from "@workstream/domain"
-import { Tracing } from "@workstream/platform"
+import type { Tracing } from "@workstream/platform"
 import { DateTime, Effect, Metric, Result } from "effect"
 import type { DedupeStore, DedupeUnavailable } from "../dedupe/DedupeStore.ts"
 import type { NotificationRecords, StoreUnavailable } from "../store/NotificationRecords.ts"
@@ -31,16 +31,16 @@ export interface Arrival {
 
 /**
  * The processor over the consumer's stores, resolved once: the per-message path looks nothing up.
- * It runs inside the consumer's `process` span; its steps have spans when traces are exported.
+ * Its steps have spans of their own when traces are exported (`traced`, from `Tracing.steps`).
  */
 export const makeProcessEvent = (
   dedupe: DedupeStore["Service"],
   records: NotificationRecords["Service"],
-  exported: boolean
+  traced: (name: string) => Tracing.Step
 ) => {
-  const seenStep = Tracing.step(exported, "dedupe seen")
-  const recordStep = Tracing.step(exported, "record")
-  const markStep = Tracing.step(exported, "dedupe mark")
+  const seenStep = traced("dedupe seen")
+  const recordStep = traced("record")
+  const markStep = traced("dedupe mark")
   return Effect.fnUntraced(function* (body: string, arrival: Arrival): Effect.fn.Return<Outcome, TransientFailure> {
     const decoded = decodeEvent(body)
     if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }

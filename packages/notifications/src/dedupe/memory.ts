@@ -5,26 +5,17 @@
  * ring to displace it; `seen` already reads it as gone.
  */
 import { Clock, Duration, Effect, Layer } from "effect"
-import { DEFAULT_MEMORY_LIMIT, ring } from "../newest.ts"
+import { DEFAULT_MEMORY_LIMIT, newestMap } from "../newest.ts"
 import { DedupeStore } from "./DedupeStore.ts"
 
 export const dedupeInMemory = (options: { readonly ttl: Duration.Duration; readonly limit?: number }) =>
   Layer.sync(DedupeStore, () => {
-    // event id -> expiry (epoch ms), changed in place.
-    const entries = new Map<string, number>()
-    const order = ring<string>(options.limit ?? DEFAULT_MEMORY_LIMIT)
+    // event id -> expiry (epoch ms); a mark again only extends its time.
+    const marks = newestMap<string, number>(options.limit ?? DEFAULT_MEMORY_LIMIT)
     const ttl = Duration.toMillis(options.ttl)
     return DedupeStore.of({
       seen: (eventId) =>
-        Effect.map(Clock.currentTimeMillis, (now) => (entries.get(eventId) ?? Number.NEGATIVE_INFINITY) > now),
-      markProcessed: (eventId) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          // A mark again only extends its time; a new one may displace the oldest.
-          if (!entries.has(eventId)) {
-            const oldest = order.push(eventId)
-            if (oldest !== undefined) entries.delete(oldest)
-          }
-          entries.set(eventId, now + ttl)
-        })
+        Effect.map(Clock.currentTimeMillis, (now) => (marks.entries.get(eventId) ?? Number.NEGATIVE_INFINITY) > now),
+      markProcessed: (eventId) => Effect.map(Clock.currentTimeMillis, (now) => marks.set(eventId, now + ttl))
     })
   })

@@ -12,7 +12,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { find } from "mingo"
-import { DEFAULT_MEMORY_LIMIT, ring } from "../newest.ts"
+import { DEFAULT_MEMORY_LIMIT, newestMap, ring } from "../newest.ts"
 import {
   type DeadLetter,
   deadLetterQueryOf,
@@ -25,23 +25,20 @@ export const recordsInMemory = (options: { readonly limit: number } = { limit: D
   Layer.sync(NotificationRecords, () => {
     // Keyed by event_id: the unique index of the real store. Changed in place, in one synchronous
     // step each (so atomic): copying the map per record made every insert cost the whole store.
-    const records = new Map<string, NotificationRecord>()
-    const recordOrder = ring<string>(options.limit)
+    const records = newestMap<string, NotificationRecord>(options.limit)
     const deadLetters = ring<DeadLetter>(options.limit)
 
     return NotificationRecords.of({
       record: (record) =>
         Effect.sync(() => {
-          if (records.has(record.event_id)) return "duplicate" as const
+          if (records.entries.has(record.event_id)) return "duplicate" as const
           records.set(record.event_id, record)
-          const oldest = recordOrder.push(record.event_id)
-          if (oldest !== undefined) records.delete(oldest)
           return "recorded" as const
         }),
-      get: (eventId) => Effect.sync(() => Option.fromUndefinedOr(records.get(eventId))),
+      get: (eventId) => Effect.sync(() => Option.fromUndefinedOr(records.entries.get(eventId))),
       list: (filter) =>
         Effect.sync(() =>
-          find<NotificationRecord>([...records.values()], queryOf(filter))
+          find<NotificationRecord>([...records.entries.values()], queryOf(filter))
             .sort({ event_id: 1 })
             .limit(filter.limit)
             .all()

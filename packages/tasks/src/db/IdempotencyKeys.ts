@@ -26,7 +26,7 @@ export class IdempotencyKeys extends Context.Service<
     IdempotencyKeys,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const traced = Tracing.spanWhen(yield* Tracing.exporting)
+      const traced = yield* Tracing.steps
 
       const find = Effect.fnUntraced(function* (key: string, now: DateTime.Utc) {
         const rows = yield* sql`

@@ -99,7 +99,7 @@ export class TaskChanges extends Context.Service<
     TaskChanges,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const traced = Tracing.spanWhen(yield* Tracing.exporting)
+      const traced = yield* Tracing.steps
 
       /**
        * Runs `WITH <steps, the last one 'change' returning the ids of the tasks it wrote>, events AS

@@ -91,7 +91,7 @@ export class TaskRepository extends Context.Service<
     TaskRepository,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const traced = Tracing.spanWhen(yield* Tracing.exporting)
+      const traced = yield* Tracing.steps
       const columns = sql.csv(COLUMNS)
 
       const find = Effect.fnUntraced(function* (id: TaskId) {
