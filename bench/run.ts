@@ -654,7 +654,12 @@ const preload = async (url: string, count: number): Promise<{ rate: number; ids:
   return { rate, ids }
 }
 
-const baselineConsume = async (url: string, count: number, prefix: string): Promise<number> => {
+/** Drains `count` events like the service, bare; its events/s and its own CPU ms per event (this process does nothing else meanwhile). */
+const baselineConsume = async (
+  url: string,
+  count: number,
+  prefix: string
+): Promise<{ readonly rate: number; readonly cpuMsPerEvent: number }> => {
   const redis = new Redis(REDIS_URL)
   const connection = await amqp.connect(url)
   const channel = await connection.createChannel()
@@ -662,6 +667,8 @@ const baselineConsume = async (url: string, count: number, prefix: string): Prom
   let done = 0
   let first = 0
   let last = 0
+  let cpuAtFirst = process.cpuUsage()
+  let cpu = cpuAtFirst
   await new Promise<void>((resolve, reject) => {
     // Bounded like the service's drain: a lost message must not hang the whole run.
     const timer = setTimeout(
@@ -670,12 +677,16 @@ const baselineConsume = async (url: string, count: number, prefix: string): Prom
     )
     void channel.consume(topology.queue.name, (msg) => {
       if (msg === null) return
-      if (first === 0) first = performance.now()
+      if (first === 0) {
+        first = performance.now()
+        cpuAtFirst = process.cpuUsage()
+      }
       const event = JSON.parse(msg.content.toString("utf8")) as { event_id: string }
       redis.set(prefix + event.event_id, "1", "EX", 1800, "NX").then(() => {
         channel.ack(msg)
         if (++done === count) {
           last = performance.now()
+          cpu = process.cpuUsage(cpuAtFirst)
           clearTimeout(timer)
           resolve()
         }
@@ -685,7 +696,7 @@ const baselineConsume = async (url: string, count: number, prefix: string): Prom
   await channel.close()
   await connection.close()
   await redis.quit()
-  return count / ((last - first) / 1000)
+  return { rate: count / ((last - first) / 1000), cpuMsPerEvent: (cpu.user + cpu.system) / 1000 / count }
 }
 
 const benchConsumer = async () => {
@@ -696,13 +707,15 @@ const benchConsumer = async () => {
   const ws: Array<number> = []
   const base: Array<number> = []
   const cpuPerEvent: Array<number> = []
+  const baselineCpuPerEvent: Array<number> = []
   const baselinePrefix = `bench:${runId}:`
   for (let rep = 0; rep < REPS; rep++) {
     const a = await preload(url, EVENTS)
     publish.push(a.rate)
     for (const id of a.ids) resources.redisKeys.push(baselinePrefix + id)
-    const b = await baselineConsume(url, EVENTS, baselinePrefix)
+    const { rate: b, cpuMsPerEvent: bCpu } = await baselineConsume(url, EVENTS, baselinePrefix)
     base.push(b)
+    baselineCpuPerEvent.push(bCpu)
     const c = await preload(url, EVENTS)
     publish.push(c.rate)
     for (const id of c.ids) resources.redisKeys.push(DEDUPE_PREFIX + id)
@@ -760,8 +773,16 @@ const benchConsumer = async () => {
       await connection.close()
     }
   }
-  results.consumer = { workstream: ws, baseline: base, publish, cpuMsPerEvent: cpuPerEvent }
-  diagnose(`consumer, notifications CPU ms per event: ${cpuPerEvent.map((c) => fmt(c, 3)).join(" / ")}`)
+  results.consumer = {
+    workstream: ws,
+    baseline: base,
+    publish,
+    cpuMsPerEvent: cpuPerEvent,
+    baselineCpuMsPerEvent: baselineCpuPerEvent
+  }
+  diagnose(
+    `consumer, CPU ms per event: notifications ${cpuPerEvent.map((c) => fmt(c, 3)).join(" / ")}; the bare consumer ${baselineCpuPerEvent.map((c) => fmt(c, 3)).join(" / ")}`
+  )
   const w = stat(ws)
   const b = stat(base)
   addFigure({

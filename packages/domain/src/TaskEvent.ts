@@ -82,13 +82,32 @@ export const toEnvelope = (
 })
 
 const encodeJson = Schema.encodeSync(TaskEventJson)
+const decodeParsed = Schema.decodeUnknownResult(Schema.toCodecJson(TaskEventEnvelope))
 const decodeJson = Schema.decodeUnknownResult(TaskEventJson)
 
 export const encodeEvent = (event: TaskEventEnvelope): string => encodeJson(event)
 
-export const decodeEvent = (text: string): Result.Result<TaskEventEnvelope, MalformedEvent> =>
+/** The detailed pass: every problem of an invalid text, for the dead-letter reason. */
+const explain = (text: string): Result.Result<TaskEventEnvelope, MalformedEvent> =>
   Result.mapError(decodeJson(text, { errors: "all" }), (error) => {
     const problems = fieldProblems(error.issue)
     const reason = problems.map((p) => (p.path === "" ? p.message : `${p.path}: ${p.message}`)).join("; ")
     return new MalformedEvent({ reason: reason === "" ? "not a valid v1 task event" : reason, problems })
   })
+
+/**
+ * A valid text is parsed by `JSON.parse` and decoded stopping at the first problem; only an
+ * invalid one takes the detailed pass. Schema's own JSON step and collecting every issue cost a
+ * valid event 8.2 KB of garbage and about 10 us against 4.5 KB and 7.6 us: the consumer decodes
+ * every message.
+ */
+export const decodeEvent = (text: string): Result.Result<TaskEventEnvelope, MalformedEvent> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return explain(text)
+  }
+  const decoded = decodeParsed(parsed)
+  return Result.isSuccess(decoded) ? Result.succeed(decoded.success) : explain(text)
+}
