@@ -14,6 +14,7 @@ import { AmqpConnection, BrokerUnavailable } from "./AmqpConnection.ts"
 import { InMemoryBroker } from "./InMemoryBroker.ts"
 import { reasonOf } from "./internal/acquire.ts"
 import { type OpenChannel, onEveryConnection, openConfirmChannel } from "./internal/channelSession.ts"
+import { coalescedAcks } from "./internal/coalescedAcks.ts"
 import * as Topology from "./Topology.ts"
 
 export interface Delivery {
@@ -127,18 +128,6 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
       })
     )
 
-  // On a channel that has closed, amqplib throws: the closed channel has handed the message back already.
-  const ackOn = (channel: ConfirmChannel, message: ConsumeMessage) => () => {
-    try {
-      channel.ack(message)
-    } catch {}
-  }
-  const requeueOn = (channel: ConfirmChannel, message: ConsumeMessage) => () => {
-    try {
-      channel.nack(message, false, true)
-    } catch {}
-  }
-
   const deliveryOf = (channel: ConfirmChannel, message: ConsumeMessage): Omit<Delivery, "ack" | "requeue"> => ({
     body: message.content.toString("utf8"),
     messageId: String(message.properties.messageId ?? ""),
@@ -190,10 +179,14 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
         yield* setup("setting the prefetch", () => channel.prefetch(options.prefetch))
         // Shutting down: hold the session open without consuming until the scope ends.
         if (current.stopping) return yield* Effect.never
+        const acks = coalescedAcks(channel)
+        // Before the channel closes (finalizers run in reverse): the acks of this turn go out first.
+        yield* Effect.addFinalizer(() => Effect.sync(acks.flush))
         const { consumerTag } = yield* setup("consuming", () =>
           channel.consume(topology.queue.name, (message) => {
             if (message !== null && !current.stopping) {
-              run(settling(handle, deliveryOf(channel, message), ackOn(channel, message), requeueOn(channel, message)))
+              const { ack, requeue } = acks.deliver(message)
+              run(settling(handle, deliveryOf(channel, message), ack, requeue))
             }
             // The broker cancelled this consumer (its queue was deleted): end the session, so the
             // next one declares the topology again and consumes anew.

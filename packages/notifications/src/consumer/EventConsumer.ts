@@ -38,11 +38,20 @@ const consumed = MetricFamily.of((attributes: { outcome: ConsumeOutcome }) =>
     attributes
   })
 )
-const count = (outcome: ConsumeOutcome) => Metric.update(consumed({ outcome }), 1)
+const counted: Record<ConsumeOutcome, Effect.Effect<void>> = {
+  recorded: Metric.update(consumed({ outcome: "recorded" }), 1),
+  duplicate: Metric.update(consumed({ outcome: "duplicate" }), 1),
+  retried: Metric.update(consumed({ outcome: "retried" }), 1),
+  dead_lettered: Metric.update(consumed({ outcome: "dead_lettered" }), 1)
+}
+const count = (outcome: ConsumeOutcome) => counted[outcome]
+const enter = Metric.modify(inFlightGauge, 1)
+const leave = Metric.modify(inFlightGauge, -1)
 
-const headerOf = (delivery: EventSource.Delivery, name: string): string | undefined => {
-  const value = delivery.headers[name]
-  return typeof value === "string" ? value : undefined
+/** The trace the message carries, if valid: its logs name it, and its processing continues it. */
+const parentOf = (delivery: EventSource.Delivery) => {
+  const value = delivery.headers.traceparent
+  return TraceContext.parentOf(typeof value === "string" ? value : undefined)
 }
 
 const attemptsOf = (delivery: EventSource.Delivery): number => {
@@ -57,7 +66,7 @@ export const layer = (options: Options) =>
       const { topology } = source
       const records = yield* NotificationRecords
       const exported = yield* Tracing.exporting
-      const processEvent = makeProcessEvent(yield* DedupeStore, records, yield* Tracing.steps)
+      const processEvent = makeProcessEvent(yield* DedupeStore, records, { exported, traced: yield* Tracing.steps })
 
       /**
        * Copies the message to the DLQ with why (confirmed), then keeps a record of it for the debug
@@ -97,16 +106,17 @@ export const layer = (options: Options) =>
 
       const settle = (delivery: EventSource.Delivery) => {
         const startedAt = performance.now()
-        // The trace the message carries, if valid: its logs name it, and its processing continues it.
-        const parent = TraceContext.parentOf(headerOf(delivery, "traceparent"))
-        // Only the rare paths log, so only they are annotated: annotating every message's fiber
-        // copied its Context each time (1.3 KB of garbage per message). With a tracing backend the
-        // `process` span, which continues the message's trace, names the trace too.
-        const logged = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-          Effect.annotateLogs(effect, {
+        // Only the rare paths log, so only they are annotated (and read the message's trace):
+        // annotating every message's fiber copied its Context each time (1.3 KB of garbage per
+        // message). With a tracing backend the `process` span, which continues the message's
+        // trace, names the trace too.
+        const logged = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+          const parent = parentOf(delivery)
+          return Effect.annotateLogs(effect, {
             event_id: delivery.messageId,
             ...(parent === undefined ? {} : { trace_id: parent.traceId })
           })
+        }
         const work = Effect.gen(function* () {
           const attempts = attemptsOf(delivery)
           const outcome = yield* LazyRetry.retry(
@@ -144,11 +154,11 @@ export const layer = (options: Options) =>
         })
         // In flight from here; however the message ends, it no longer is, and its latency counts.
         return Effect.acquireUseRelease(
-          Metric.modify(inFlightGauge, 1),
+          enter,
           () => work,
           () =>
             Effect.andThen(
-              Metric.modify(inFlightGauge, -1),
+              leave,
               Effect.suspend(() => Metric.update(latency, (performance.now() - startedAt) / 1000))
             )
         ).pipe(
@@ -162,21 +172,22 @@ export const layer = (options: Options) =>
           // the relay's create span), so one trace runs from the REST call to the record. It is
           // made only for a tracing backend: its id travels nowhere, and it cost 5 KB of garbage
           // per message.
-          (effect) =>
-            exported
-              ? Effect.withSpan(effect, `process ${topology.queue.name}`, {
-                  kind: "consumer",
-                  captureStackTrace: false,
-                  ...(parent === undefined ? { root: true } : { parent }),
-                  attributes: {
-                    "messaging.system": "rabbitmq",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": topology.queue.name,
-                    "messaging.message.id": delivery.messageId,
-                    "messaging.rabbitmq.destination.routing_key": delivery.routingKey
-                  }
-                })
-              : effect
+          (effect) => {
+            if (!exported) return effect
+            const parent = parentOf(delivery)
+            return Effect.withSpan(effect, `process ${topology.queue.name}`, {
+              kind: "consumer",
+              captureStackTrace: false,
+              ...(parent === undefined ? { root: true } : { parent }),
+              attributes: {
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": topology.queue.name,
+                "messaging.message.id": delivery.messageId,
+                "messaging.rabbitmq.destination.routing_key": delivery.routingKey
+              }
+            })
+          }
         )
       }
 

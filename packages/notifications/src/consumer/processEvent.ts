@@ -31,13 +31,15 @@ export interface Arrival {
 
 /**
  * The processor over the consumer's stores, resolved once: the per-message path looks nothing up.
- * Its steps have spans of their own when traces are exported (`traced`, from `Tracing.steps`).
+ * When traces are exported (`exported`, `traced` from `Tracing.steps`) its steps have spans of
+ * their own, and the consumer's span gets the event's ids.
  */
 export const makeProcessEvent = (
   dedupe: DedupeStore["Service"],
   records: NotificationRecords["Service"],
-  traced: (name: string) => Tracing.Step
+  tracing: { readonly exported: boolean; readonly traced: (name: string) => Tracing.Step }
 ) => {
+  const { exported, traced } = tracing
   const seenStep = traced("dedupe seen")
   const recordStep = traced("record")
   const markStep = traced("dedupe mark")
@@ -45,8 +47,14 @@ export const makeProcessEvent = (
     const decoded = decodeEvent(body)
     if (Result.isFailure(decoded)) return { _tag: "Poison", stage: "decode", reason: decoded.failure.reason }
     const event = decoded.success
-    // The event's own ids, beside the transport's (messaging.message.id): they differ for a mislabelled message.
-    yield* Effect.annotateCurrentSpan({ "workstream.event_id": event.event_id, "workstream.trace_id": event.trace_id })
+    // The event's own ids, beside the transport's (messaging.message.id): they differ for a
+    // mislabelled message. Without a backend there is no span to take them (0.4 KB a message).
+    if (exported) {
+      yield* Effect.annotateCurrentSpan({
+        "workstream.event_id": event.event_id,
+        "workstream.trace_id": event.trace_id
+      })
+    }
     // Only a message that may have been processed before asks the fast path: a redelivery, or a
     // copy back from a retry queue. A first delivery of a duplicate publish (the relay publishes at
     // least once) is answered by the store's unique index instead: one Redis command per event on

@@ -21,13 +21,13 @@ const reader = Layer.succeed(
   })
 )
 
-contract("RabbitMQ", () =>
+contract("RabbitMQ", (prefetch) =>
   Layer.unwrap(
     Effect.gen(function* () {
       const topology = yield* freshTopology({ retryDelays: [Duration.millis(200)] })
       return Layer.mergeAll(
         EventPublisher.layerAmqp({ topology }),
-        EventSource.layerAmqp({ topology, prefetch: 1 }),
+        EventSource.layerAmqp({ topology, prefetch }),
         reader
       ).pipe(Layer.provideMerge(AmqpConnection.layer({ url: AMQP_URL, connectionName: uniqueName("bus") })))
     })

@@ -54,10 +54,11 @@ const collect = Effect.gen(function* () {
 const takeWithin = (queue: Queue.Queue<Delivery>, within: Duration.Input = "10 seconds") =>
   Queue.take(queue).pipe(Effect.timeoutOrElse({ duration: within, orElse: () => Effect.fail("nothing arrived") }))
 
-/** `make` builds a bus of its own for each test (fresh names on a shared broker). */
-export const contract = (adapter: string, make: () => Layer.Layer<Bus, unknown>) =>
+/** `make` builds a bus of its own for each test (fresh names on a shared broker), its consumers at `prefetch`. */
+export const contract = (adapter: string, make: (prefetch: number) => Layer.Layer<Bus, unknown>) =>
   describe(`the event bus contract: ${adapter}`, () => {
-    const withBus = <A, E>(body: Effect.Effect<A, E, Bus | Scope.Scope>) => Effect.scoped(Effect.provide(body, make()))
+    const withBus = <A, E>(body: Effect.Effect<A, E, Bus | Scope.Scope>, prefetch = 1) =>
+      Effect.scoped(Effect.provide(body, make(prefetch)))
 
     it.live("delivers a confirmed batch in order, with message id, routing key and headers", () =>
       withBus(
@@ -213,6 +214,41 @@ export const contract = (adapter: string, make: () => Layer.Layer<Bus, unknown>)
             const redelivered = yield* Queue.take(received).pipe(Effect.timeoutOption("500 millis"))
             assert.isTrue(redelivered._tag === "None", "an acked message is not delivered again")
           })
+        )
+    )
+
+    it.live(
+      "takes each ack at once, whatever the order: one behind a message still in hand frees its slot, and none is acked twice",
+      () =>
+        withBus(
+          Effect.gen(function* () {
+            const release = yield* Deferred.make<void>()
+            const received = yield* Queue.unbounded<Delivery>()
+            const sent = [message(1), message(2), message(3), message(4)]
+            // The first message is held until released; the others are acked as they come.
+            const consumer = yield* consume((delivery) =>
+              Effect.andThen(
+                delivery.messageId === sent[0]?.messageId ? Deferred.await(release) : Effect.void,
+                Effect.andThen(delivery.ack, Queue.offer(received, delivery))
+              )
+            )
+            yield* publish(...sent)
+            // Two slots: the third and fourth arrive only if the second's ack went while the first was held.
+            const early = [yield* takeWithin(received), yield* takeWithin(received), yield* takeWithin(received)]
+            assert.deepStrictEqual(
+              early.map((d) => d.messageId),
+              sent.slice(1).map((m) => m.messageId)
+            )
+            yield* Deferred.succeed(release, undefined)
+            assert.strictEqual((yield* takeWithin(received)).messageId, sent[0]?.messageId)
+            yield* consumer.stop
+            // Every ack counted once: nothing comes back to the next consumer (an ack of an
+            // unknown delivery tag would have closed the channel and handed them all back).
+            const next = yield* collect
+            const again = yield* Queue.take(next.received).pipe(Effect.timeoutOption("500 millis"))
+            assert.isTrue(again._tag === "None", "an acked message is not delivered again")
+          }),
+          2
         )
     )
   })

@@ -21,8 +21,8 @@ const reader = Layer.effect(
   )
 )
 
-contract("in-memory broker", () =>
-  Layer.mergeAll(EventPublisher.layerInMemory, EventSource.layerInMemory({ prefetch: 1 }), reader).pipe(
+contract("in-memory broker", (prefetch) =>
+  Layer.mergeAll(EventPublisher.layerInMemory, EventSource.layerInMemory({ prefetch }), reader).pipe(
     Layer.provideMerge(InMemoryBroker.layer(Topology.make({ retryDelays: [Duration.millis(200)] })))
   )
 )

@@ -1,0 +1,75 @@
+import { setImmediate as nextTurn } from "node:timers/promises"
+import { assert, describe, it } from "@effect/vitest"
+import type { Channel, ConsumeMessage } from "amqplib"
+import { coalescedAcks } from "../src/internal/coalescedAcks.ts"
+
+/** What a channel was asked to send, in order: `ack 3+` is an ack with `multiple`. */
+const recording = () => {
+  const sent: Array<string> = []
+  const channel = {
+    ack: (message: ConsumeMessage, allUpTo?: boolean) =>
+      sent.push(`ack ${message.fields.deliveryTag}${allUpTo ? "+" : ""}`),
+    nack: (message: ConsumeMessage) => sent.push(`requeue ${message.fields.deliveryTag}`)
+  } as unknown as Channel
+  return { sent, channel }
+}
+
+const delivery = (deliveryTag: number) => ({ fields: { deliveryTag } }) as ConsumeMessage
+
+describe("coalescedAcks", () => {
+  it("acks the messages settled in one turn with one ack of the last, at the turn's end", async () => {
+    const { sent, channel } = recording()
+    const acks = coalescedAcks(channel)
+    const settled = [1, 2, 3].map((tag) => acks.deliver(delivery(tag)))
+    for (const s of settled) s.ack()
+    assert.deepStrictEqual(sent, [], "nothing before the turn ends")
+    await nextTurn()
+    assert.deepStrictEqual(sent, ["ack 3+"])
+  })
+
+  it("acks one settled behind a message in hand alone, and later covers the rest without acking it again", async () => {
+    const { sent, channel } = recording()
+    const acks = coalescedAcks(channel)
+    const [first, second, third, fourth] = [1, 2, 3, 4].map((tag) => acks.deliver(delivery(tag)))
+    third?.ack()
+    await nextTurn()
+    assert.deepStrictEqual(sent, ["ack 3"])
+    second?.ack()
+    first?.ack()
+    fourth?.ack()
+    await nextTurn()
+    assert.deepStrictEqual(sent, ["ack 3", "ack 4+"])
+  })
+
+  it("requeues at once, and an ack after it still goes out", async () => {
+    const { sent, channel } = recording()
+    const acks = coalescedAcks(channel)
+    const [first, second] = [1, 2].map((tag) => acks.deliver(delivery(tag)))
+    first?.requeue()
+    assert.deepStrictEqual(sent, ["requeue 1"])
+    second?.ack()
+    await nextTurn()
+    assert.deepStrictEqual(sent, ["requeue 1", "ack 2+"])
+  })
+
+  it("sends what is settled when flushed, before the turn ends (the channel is about to close)", () => {
+    const { sent, channel } = recording()
+    const acks = coalescedAcks(channel)
+    acks.deliver(delivery(7)).ack()
+    acks.flush()
+    assert.deepStrictEqual(sent, ["ack 7+"])
+  })
+
+  it("survives a channel that has closed (amqplib throws): its messages come back anyway", async () => {
+    const channel = {
+      ack: () => {
+        throw new Error("Channel closed")
+      }
+    } as unknown as Channel
+    const acks = coalescedAcks(channel)
+    acks.deliver(delivery(1)).ack()
+    await nextTurn() // a throw in the turn's flush would fail the run as an uncaught error
+    acks.deliver(delivery(2)).ack()
+    assert.doesNotThrow(() => acks.flush())
+  })
+})
