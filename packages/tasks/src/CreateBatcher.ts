@@ -189,7 +189,8 @@ export class CreateBatcher extends Context.Service<
           yield* Effect.annotateCurrentSpan("workstream.task_id", task.id)
           const now = yield* Clock.currentTimeMillis
           // The caller's own deadline when it is sooner: a statement past it would commit unheard.
-          const deadline = Math.min(yield* CallDeadline, now + Duration.toMillis(databaseTimeout))
+          const callDeadline = yield* CallDeadline
+          const deadline = Math.min(callDeadline, now + Duration.toMillis(databaseTimeout))
           // Too little time left for any statement: no use queueing it.
           if (deadline - now < minBudget) return yield* timedOut()
           const pending: Pending = {
@@ -214,14 +215,17 @@ export class CreateBatcher extends Context.Service<
               pending.state = "abandoned"
               return Effect.fail(timedOut())
             })
-          return yield* answer.pipe(
-            // Taken, it is answered by its statement, cancelled at this deadline at the latest; not taken, it is dropped.
-            Effect.timeoutOrElse({
-              duration: Duration.millis(Math.max(0, pending.deadline - now)),
-              orElse: () => abandonUnlessTaken(answer)
-            }),
-            Effect.onInterrupt(() => Effect.ignore(abandonUnlessTaken(Effect.void)))
-          )
+          // At the deadline: taken, it is answered by its statement, cancelled then at the latest;
+          // not taken, it is dropped. The call's own deadline interrupts this fiber (see
+          // CallDeadline); only a sooner one needs a timer, which races two fibers per create.
+          const bounded =
+            deadline < callDeadline
+              ? Effect.timeoutOrElse(answer, {
+                  duration: Duration.millis(Math.max(0, pending.deadline - now)),
+                  orElse: () => abandonUnlessTaken(answer)
+                })
+              : answer
+          return yield* Effect.onInterrupt(bounded, () => Effect.ignore(abandonUnlessTaken(Effect.void)))
         }, traced("CreateBatcher.create"))
 
         return CreateBatcher.of({ create })

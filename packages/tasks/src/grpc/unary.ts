@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto"
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
 import { MetricFamily, TraceContext } from "@workstream/platform"
-import { Cause, type Context, Duration, Effect, Exit, Metric } from "effect"
+import { Cause, type Context, Effect, Exit, Metric } from "effect"
 import { CallDeadline } from "../CallDeadline.ts"
 import type { GrpcFailure } from "./errorStatus.ts"
 
@@ -51,13 +51,19 @@ const callContext = (metadata: Metadata): CallContext => {
 const deadlineOf = (deadline: ReturnType<ServerUnaryCall<unknown, unknown>["getDeadline"]>): number =>
   deadline instanceof Date ? deadline.getTime() : deadline
 
-const DEADLINE: GrpcFailure = { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" }
+/**
+ * A call cancelled this close to its deadline counts as past it: grpc-js' deadline timer can fire
+ * early by the wall clock, by as long as its event loop's cached time lagged when it was set.
+ */
+const DEADLINE_SLACK_MS = 100
 
-const codeOf = <A>(exit: Exit.Exit<A, GrpcFailure>): status => {
+/** The call's status; an interrupted call was cancelled by its client, or by grpc-js at its deadline. */
+const codeOf = <A>(exit: Exit.Exit<A, GrpcFailure>, expired: boolean): status => {
   if (Exit.isSuccess(exit)) return status.OK
   const failure = Cause.findErrorOption(exit.cause)
   if (failure._tag === "Some") return failure.value.code
-  return Cause.hasInterruptsOnly(exit.cause) ? status.CANCELLED : status.INTERNAL
+  if (!Cause.hasInterruptsOnly(exit.cause)) return status.INTERNAL
+  return expired ? status.DEADLINE_EXCEEDED : status.CANCELLED
 }
 
 /** Makes grpc-js handlers that run Effects with the given services. */
@@ -69,15 +75,13 @@ export const makeUnary =
     const parent = TraceContext.parentOf(ctx.trace.traceparent)
     const deadline = deadlineOf(call.getDeadline())
     const started = performance.now()
-    const bounded = Number.isFinite(deadline)
-      ? Effect.timeoutOrElse(Effect.provideService(handler(call.request, ctx), CallDeadline, deadline), {
-          duration: Duration.millis(Math.max(0, deadline - Date.now())),
-          orElse: () => Effect.fail(DEADLINE)
-        })
-      : handler(call.request, ctx)
-    const program = bounded.pipe(
+    // grpc-js keeps the deadline itself: it answers DEADLINE_EXCEEDED then and cancels the call,
+    // which interrupts the fiber (below). An Effect timeout as well raced two more fibers per call.
+    let expired = false
+    const program = handler(call.request, ctx).pipe(
+      (effect) => (Number.isFinite(deadline) ? Effect.provideService(effect, CallDeadline, deadline) : effect),
       Effect.onExit((exit) => {
-        const code = codeOf(exit)
+        const code = codeOf(exit, expired)
         return Effect.all([
           Metric.update(rpcCalls({ method, code: status[code] ?? String(code) }), 1),
           Metric.update(rpcDuration({ method }), (performance.now() - started) / 1000)
@@ -98,7 +102,10 @@ export const makeUnary =
       Effect.annotateLogs({ request_id: ctx.requestId, rpc: method })
     )
     const fiber = Effect.runForkWith(context)(program)
-    call.on("cancelled", () => fiber.interruptUnsafe())
+    call.on("cancelled", () => {
+      expired = Date.now() >= deadline - DEADLINE_SLACK_MS
+      fiber.interruptUnsafe()
+    })
     fiber.addObserver((exit) => {
       if (Exit.isSuccess(exit)) return callback(null, exit.value)
       const failure = Cause.findErrorOption(exit.cause)

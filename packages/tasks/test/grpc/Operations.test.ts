@@ -3,14 +3,8 @@ import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
 import { Effect, Schedule } from "effect"
 import { protoPath as healthProtoPath } from "grpc-health-check"
-import { call } from "../support/clients.ts"
+import { call, http } from "../support/clients.ts"
 import { TasksUnderTest } from "../support/harness.ts"
-
-const http = (port: number, path: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`)
-    return { status: response.status, body: await response.text() }
-  })
 
 interface HealthClient extends grpc.Client {
   check(

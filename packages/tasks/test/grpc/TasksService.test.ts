@@ -3,7 +3,7 @@ import { decodeEvent } from "@workstream/domain"
 import { TaskPriority, TaskStatus } from "@workstream/proto"
 import { Duration, Effect, Fiber, Result } from "effect"
 import { SqlClient } from "effect/sql"
-import { call, codeOf, takeMessages } from "../support/clients.ts"
+import { call, codeOf, http, takeMessages } from "../support/clients.ts"
 import { lockTasks, nobodyWaitsOnALock, someoneWaitsOnALock } from "../support/database.ts"
 import { databaseOf, TasksUnderTest } from "../support/harness.ts"
 
@@ -239,7 +239,7 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
 })("TasksService when a create cannot be written before its call's deadline", (it) => {
   it.effect("is DEADLINE_EXCEEDED, and its statement is cancelled then, not at DATABASE_TIMEOUT", () =>
     Effect.gen(function* () {
-      const { client, databaseUrl } = yield* Effect.service(TasksUnderTest)
+      const { client, databaseUrl, settings } = yield* Effect.service(TasksUnderTest)
       const lock = yield* lockTasks(databaseUrl)
       const database = databaseOf(databaseUrl)
       const title = "Outlived its caller"
@@ -259,6 +259,11 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
         (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM tasks WHERE title = ${title}`
       ).pipe(Effect.provide(database))
       assert.strictEqual(stored[0]?.n, 0, "nothing was written after the caller heard DEADLINE_EXCEEDED")
+      const metrics = yield* http(settings.httpPort, "/metrics")
+      assert.match(
+        metrics.body,
+        /rpc_server_calls_total\{[^}]*method="CreateTask"[^}]*code="DEADLINE_EXCEEDED"[^}]*\} 1/
+      )
     })
   )
 })

@@ -1,4 +1,4 @@
-/** Test-side clients: gRPC calls as Effects, and reading what reached a RabbitMQ queue. */
+/** Test-side clients: gRPC calls as Effects, a GET of the service's HTTP side, and reading what reached a RabbitMQ queue. */
 import * as grpc from "@grpc/grpc-js"
 import type { UnaryMethod } from "@workstream/proto"
 import amqp, { type GetMessage } from "amqplib"
@@ -17,6 +17,13 @@ export const call = <Req, Res>(
     method(request, metadata, { deadline: Date.now() + (options.deadlineMs ?? 5_000) }, (error, response) =>
       resume(error ? Effect.fail(error) : Effect.succeed(response))
     )
+  })
+
+/** A GET of the service's HTTP side (health, metrics): its status and body. */
+export const http = (port: number, path: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`)
+    return { status: response.status, body: await response.text() }
   })
 
 /** The status code a call failed with, or "OK". */
