@@ -41,6 +41,24 @@ describe("coalescedAcks", () => {
     assert.deepStrictEqual(sent, ["ack 3", "ack 4+"])
   })
 
+  it("while one message is held for several turns, acks each one behind it once, then goes on past them", async () => {
+    const { sent, channel } = recording()
+    const acks = coalescedAcks(channel)
+    const [slow, ...quick] = [1, 2, 3, 4, 5, 6].map((tag) => acks.deliver(delivery(tag)))
+    for (const turn of [quick.slice(0, 2), quick.slice(2)]) {
+      for (const s of turn) s.ack()
+      await nextTurn()
+    }
+    assert.deepStrictEqual(sent, ["ack 2", "ack 3", "ack 4", "ack 5", "ack 6"])
+    slow?.ack()
+    acks.deliver(delivery(7)).ack()
+    await nextTurn()
+    assert.deepStrictEqual(sent.slice(5), ["ack 7+"], "one ack covers the slow one and the next")
+    acks.deliver(delivery(8)).ack()
+    await nextTurn()
+    assert.deepStrictEqual(sent.slice(6), ["ack 8+"])
+  })
+
   it("requeues at once, and an ack after it still goes out", async () => {
     const { sent, channel } = recording()
     const acks = coalescedAcks(channel)

@@ -24,8 +24,12 @@ export interface CoalescedAcks {
 }
 
 export const coalescedAcks = (channel: Channel): CoalescedAcks => {
-  // In delivery order, so in delivery-tag order.
+  // In delivery order, so in delivery-tag order; those before `front` are gone.
   let held: Array<Held> = []
+  let front = 0
+  // Settled since the last flush: the ones left behind a message in hand are acked alone. Kept
+  // apart so a flush never walks the messages passed while one is held (a slow handler).
+  let settled: Array<Held> = []
   let scheduled = false
   // On a channel that has closed, amqplib throws: the broker has handed its messages back already.
   const safely = (send: () => void) => {
@@ -35,23 +39,29 @@ export const coalescedAcks = (channel: Channel): CoalescedAcks => {
   }
   const flush = () => {
     scheduled = false
-    let front = 0
     let last: ConsumeMessage | undefined
-    for (; front < held.length && held[front]?.state !== "held"; front++) {
-      const entry = held[front]
-      if (entry?.state === "settled") last = entry.message
+    for (let entry = held[front]; entry !== undefined && entry.state !== "held"; entry = held[++front]) {
+      if (entry.state === "settled") {
+        entry.state = "gone"
+        last = entry.message
+      }
     }
     if (last !== undefined) {
       const upTo = last
       safely(() => channel.ack(upTo, true))
     }
-    held = front === 0 ? held : held.slice(front)
-    for (const entry of held) {
+    // Compacted once the gone ones are the larger part: each entry is copied a bounded number of times.
+    if (front > held.length / 2) {
+      held = held.slice(front)
+      front = 0
+    }
+    for (const entry of settled) {
       if (entry.state === "settled") {
         entry.state = "gone"
         safely(() => channel.ack(entry.message))
       }
     }
+    settled = []
   }
   const schedule = () => {
     if (scheduled) return
@@ -65,6 +75,7 @@ export const coalescedAcks = (channel: Channel): CoalescedAcks => {
       return {
         ack: () => {
           entry.state = "settled"
+          settled.push(entry)
           schedule()
         },
         requeue: () => {
