@@ -55,8 +55,11 @@ export const TaskCancelledV1 = envelope("workstream.task.cancelled.v1", "CANCELL
 export const TaskEventEnvelope = Schema.Union([TaskCreatedV1, TaskStartedV1, TaskCompletedV1, TaskCancelledV1])
 export type TaskEventEnvelope = typeof TaskEventEnvelope.Type
 
+/** The envelope as a parsed JSON value: snake_case keys, ISO 8601 UTC timestamps. */
+const TaskEventJsonValue = Schema.toCodecJson(TaskEventEnvelope)
+
 /** The message body as it travels: a JSON text with snake_case keys and ISO 8601 UTC timestamps. */
-export const TaskEventJson = Schema.fromJsonString(Schema.toCodecJson(TaskEventEnvelope))
+export const TaskEventJson = Schema.fromJsonString(TaskEventJsonValue)
 
 /** A message that is not a valid v1 task event; `reason` says why, for the dead-letter headers. */
 export class MalformedEvent extends Schema.TaggedError<MalformedEvent>()("MalformedEvent", {
@@ -82,7 +85,7 @@ export const toEnvelope = (
 })
 
 const encodeJson = Schema.encodeSync(TaskEventJson)
-const decodeParsed = Schema.decodeUnknownResult(Schema.toCodecJson(TaskEventEnvelope))
+const decodeParsed = Schema.decodeUnknownResult(TaskEventJsonValue)
 const decodeJson = Schema.decodeUnknownResult(TaskEventJson)
 
 export const encodeEvent = (event: TaskEventEnvelope): string => encodeJson(event)
@@ -98,7 +101,7 @@ const explain = (text: string): Result.Result<TaskEventEnvelope, MalformedEvent>
 /**
  * A valid text is parsed by `JSON.parse` and decoded stopping at the first problem; only an
  * invalid one takes the detailed pass. Schema's own JSON step and collecting every issue cost a
- * valid event 8.2 KB of garbage and about 10 us against 4.5 KB and 7.6 us: the consumer decodes
+ * valid event 8.2 KB of garbage and about 10 us against 3.9 KB and 7.6 us: the consumer decodes
  * every message.
  */
 export const decodeEvent = (text: string): Result.Result<TaskEventEnvelope, MalformedEvent> => {

@@ -190,7 +190,10 @@ const makeAmqp = Effect.fnUntraced(function* (options: Options) {
             }
             // The broker cancelled this consumer (its queue was deleted): end the session, so the
             // next one declares the topology again and consumes anew.
-            else if (message === null) void channel.close().catch(() => undefined)
+            else if (message === null) {
+              acks.flush()
+              void channel.close().catch(() => undefined)
+            }
           })
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => delete current.value))

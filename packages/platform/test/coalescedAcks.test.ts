@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from "node:timers/promises"
 import { assert, describe, it } from "@effect/vitest"
 import type { Channel, ConsumeMessage } from "amqplib"
+import { Arbitrary, Schema } from "effect"
 import { coalescedAcks } from "../src/internal/coalescedAcks.ts"
 
 /** What a channel was asked to send, in order: `ack 3+` is an ack with `multiple`. */
@@ -15,6 +16,37 @@ const recording = () => {
 }
 
 const delivery = (deliveryTag: number) => ({ fields: { deliveryTag } }) as ConsumeMessage
+
+/**
+ * The broker's side of a channel, as RabbitMQ keeps it: an ack or requeue of a tag it is not
+ * waiting for closes the channel (PRECONDITION_FAILED), and an ack with `multiple` covers every
+ * unacked tag up to it, so it must never cover one the consumer has not settled.
+ */
+const broker = () => {
+  const unacked = new Set<number>()
+  const settledByConsumer = new Set<number>()
+  const channel = {
+    ack: (message: ConsumeMessage, allUpTo?: boolean) => {
+      const tag = message.fields.deliveryTag
+      assert.isTrue(unacked.has(tag), `ack of unknown delivery tag ${tag}`)
+      for (const t of allUpTo ? [...unacked].filter((t) => t <= tag) : [tag]) {
+        assert.isTrue(settledByConsumer.has(t), `ack covered ${t}, still in hand`)
+        unacked.delete(t)
+      }
+    },
+    nack: (message: ConsumeMessage) => {
+      assert.isTrue(unacked.delete(message.fields.deliveryTag), "requeue of an unknown delivery tag")
+    }
+  } as unknown as Channel
+  return { unacked, settledByConsumer, channel }
+}
+
+const step = Arbitrary.schema(
+  Schema.Struct({
+    action: Schema.Literals(["deliver", "ack", "requeue", "turn"]),
+    which: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1000))
+  })
+)
 
 describe("coalescedAcks", () => {
   it("acks the messages settled in one turn with one ack of the last, at the turn's end", async () => {
@@ -58,6 +90,41 @@ describe("coalescedAcks", () => {
     await nextTurn()
     assert.deepStrictEqual(sent.slice(6), ["ack 8+"])
   })
+
+  it.prop(
+    "whatever the order of deliveries, acks, requeues and turns, every tag is settled once and none in hand is covered",
+    [Arbitrary.array(step, { maxLength: 200 })],
+    ([steps]) => {
+      const { unacked, settledByConsumer, channel } = broker()
+      const acks = coalescedAcks(channel)
+      const handles: Array<{ readonly tag: number; readonly ack: () => void; readonly requeue: () => void }> = []
+      const requeued = new Set<number>()
+      for (const { action, which } of steps) {
+        if (action === "deliver") {
+          const tag = handles.length + 1
+          unacked.add(tag)
+          handles.push({ tag, ...acks.deliver(delivery(tag)) })
+        } else if (action === "turn") {
+          acks.flush()
+        } else {
+          // Any handle, settled ones included: a second call must change nothing.
+          const handle = handles[which % Math.max(1, handles.length)]
+          if (handle === undefined) continue
+          const first = !settledByConsumer.has(handle.tag) && !requeued.has(handle.tag)
+          if (action === "ack") {
+            if (first) settledByConsumer.add(handle.tag)
+            handle.ack()
+          } else {
+            if (first) requeued.add(handle.tag)
+            handle.requeue()
+          }
+        }
+      }
+      acks.flush()
+      const inHand = handles.map((h) => h.tag).filter((tag) => !settledByConsumer.has(tag) && !requeued.has(tag))
+      assert.sameMembers([...unacked], inHand, "only the messages still in hand are unacked")
+    }
+  )
 
   it("requeues at once, and an ack after it still goes out", async () => {
     const { sent, channel } = recording()

@@ -8,9 +8,10 @@
  *
  * A statement's outcome is each of its creates' outcome: they commit together or fail together.
  * A create's deadline is `DATABASE_TIMEOUT` after it joins, or its call's deadline (`CallDeadline`)
- * when sooner. One still queued at its deadline (or nearly then) is dropped unwritten and answered
- * "timed out"; a statement is cancelled at the earliest deadline of the creates in it, and its
- * callers wait for the cancel (the driver's: a CancelRequest, then a drain of a few seconds at most
+ * when sooner. One still queued at its deadline (or nearly then) is dropped unwritten: answered
+ * "timed out" at `DATABASE_TIMEOUT`, and at its call's deadline its caller is gone already (grpc-js
+ * answered DEADLINE_EXCEEDED and interrupted it). A statement is cancelled at the earliest deadline
+ * of the creates in it, and its callers wait for the cancel (the driver's: a CancelRequest, then a drain of a few seconds at most
  * when Postgres does not answer). A cancelled statement may still have committed (the README's
  * "lost answer"), and PGlite (the embedded mode) cannot cancel one at all: there a statement that
  * times out runs on, and its creates are written.
@@ -50,10 +51,13 @@ interface Pending extends NewTask {
   state: "queued" | "taken" | "abandoned"
 }
 
+/** Statements of creates in flight at once by default: four of the pool's ten connections. */
+export const DEFAULT_WRITERS = 4
+
 export interface Options {
   /**
-   * Statements of creates in flight at once, each on its own connection: four of the pool's ten
-   * leave the reads, the updates and the relay room.
+   * Statements of creates in flight at once, each on its own connection (`DEFAULT_WRITERS`): four
+   * of the pool's ten leave the reads, the updates and the relay room.
    */
   readonly writers?: number
   /** The most creates one statement carries. */
@@ -88,7 +92,7 @@ export class CreateBatcher extends Context.Service<
     ) => Effect.Effect<boolean, StoreUnavailable | Overloaded>
   }
 >()("@workstream/tasks/CreateBatcher") {
-  static readonly layer = ({ writers = 4, maxBatch = 64, maxQueued = 1024 }: Options = {}) =>
+  static readonly layer = ({ writers = DEFAULT_WRITERS, maxBatch = 64, maxQueued = 1024 }: Options = {}) =>
     Layer.effect(
       CreateBatcher,
       Effect.gen(function* () {

@@ -120,7 +120,10 @@ export class Tasks extends Context.Service<
       const written = <E>(change: Effect.Effect<boolean, E>) =>
         Effect.tap(change, (wrote) => (wrote ? signal.committed : Effect.void))
 
-      /** A create written, bounded by the batcher itself (it answers within the same timeout). */
+      /**
+       * A create written, bounded by the batcher: by `DATABASE_TIMEOUT`, or by the call's deadline,
+       * at which grpc-js interrupts the call.
+       */
       const createWritten = (task: Task, events: ReadonlyArray<NewOutboxRow>, key?: KeyClaim) =>
         written(creates.create(task, events, key))
 

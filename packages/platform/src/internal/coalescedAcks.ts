@@ -10,14 +10,15 @@
  */
 import type { Channel, ConsumeMessage } from "amqplib"
 
-interface Held {
-  readonly message: ConsumeMessage
-  /** held: in hand; settled: to ack at the turn's end; gone: acked or requeued. */
-  state: "held" | "settled" | "gone"
+interface Delivered {
+  /** Kept only until it is acked or requeued: one held message must not keep those passed since. */
+  message: ConsumeMessage | undefined
+  /** in hand; settled: to ack at the turn's end; gone: acked or requeued. */
+  state: "in hand" | "settled" | "gone"
 }
 
 export interface CoalescedAcks {
-  /** A message just delivered: its ack and its requeue, each to be called at most once (either). */
+  /** A message just delivered: its ack and its requeue; only the first call of either counts. */
   readonly deliver: (message: ConsumeMessage) => { readonly ack: () => void; readonly requeue: () => void }
   /** Sends the acks settled so far now (the channel is about to close). */
   readonly flush: () => void
@@ -25,41 +26,43 @@ export interface CoalescedAcks {
 
 export const coalescedAcks = (channel: Channel): CoalescedAcks => {
   // In delivery order, so in delivery-tag order; those before `front` are gone.
-  let held: Array<Held> = []
+  let unacked: Array<Delivered> = []
   let front = 0
   // Settled since the last flush: the ones left behind a message in hand are acked alone. Kept
   // apart so a flush never walks the messages passed while one is held (a slow handler).
-  let settled: Array<Held> = []
+  let settled: Array<Delivered> = []
   let scheduled = false
+  const pass = (entry: Delivered) => {
+    entry.state = "gone"
+    entry.message = undefined
+  }
   // On a channel that has closed, amqplib throws: the broker has handed its messages back already.
-  const safely = (send: () => void) => {
+  const send = (frame: (message: ConsumeMessage) => void, entry: Delivered) => {
+    const { message } = entry
+    pass(entry)
+    if (message === undefined) return
     try {
-      send()
+      frame(message)
     } catch {}
   }
   const flush = () => {
     scheduled = false
-    let last: ConsumeMessage | undefined
-    for (let entry = held[front]; entry !== undefined && entry.state !== "held"; entry = held[++front]) {
-      if (entry.state === "settled") {
-        entry.state = "gone"
-        last = entry.message
-      }
+    let last: Delivered | undefined
+    for (let entry = unacked[front]; entry !== undefined && entry.state !== "in hand"; entry = unacked[++front]) {
+      if (entry.state !== "settled") continue
+      if (last !== undefined) pass(last)
+      last = entry
     }
-    if (last !== undefined) {
-      const upTo = last
-      safely(() => channel.ack(upTo, true))
-    }
+    // One ack of the last settled message covers the others before it: they are marked gone, and
+    // those acked alone or requeued earlier are no longer the broker's to count.
+    if (last !== undefined) send((message) => channel.ack(message, true), last)
     // Compacted once the gone ones are the larger part: each entry is copied a bounded number of times.
-    if (front > held.length / 2) {
-      held = held.slice(front)
+    if (front > unacked.length / 2) {
+      unacked = unacked.slice(front)
       front = 0
     }
     for (const entry of settled) {
-      if (entry.state === "settled") {
-        entry.state = "gone"
-        safely(() => channel.ack(entry.message))
-      }
+      if (entry.state === "settled") send((message) => channel.ack(message), entry)
     }
     settled = []
   }
@@ -70,18 +73,17 @@ export const coalescedAcks = (channel: Channel): CoalescedAcks => {
   }
   return {
     deliver: (message) => {
-      const entry: Held = { message, state: "held" }
-      held.push(entry)
+      const entry: Delivered = { message, state: "in hand" }
+      unacked.push(entry)
       return {
         ack: () => {
+          if (entry.state !== "in hand") return
           entry.state = "settled"
           settled.push(entry)
           schedule()
         },
         requeue: () => {
-          entry.state = "gone"
-          safely(() => channel.nack(message, false, true))
-          schedule()
+          if (entry.state === "in hand") send((m) => channel.nack(m, false, true), entry)
         }
       }
     },

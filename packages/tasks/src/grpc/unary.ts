@@ -53,7 +53,9 @@ const deadlineOf = (deadline: ReturnType<ServerUnaryCall<unknown, unknown>["getD
 
 /**
  * A call cancelled this close to its deadline counts as past it: grpc-js' deadline timer can fire
- * early by the wall clock, by as long as its event loop's cached time lagged when it was set.
+ * early by the wall clock, by as long as its event loop's cached time lagged when it was set. A
+ * lag longer than this (a loop stalled as the call arrived) counts that deadline as CANCELLED in
+ * the metric; the client hears DEADLINE_EXCEEDED either way.
  */
 const DEADLINE_SLACK_MS = 100
 
@@ -102,6 +104,7 @@ export const makeUnary =
       Effect.annotateLogs({ request_id: ctx.requestId, rpc: method })
     )
     const fiber = Effect.runForkWith(context)(program)
+    // Also emitted after a call is answered: the interrupt of a finished fiber does nothing.
     call.on("cancelled", () => {
       expired = Date.now() >= deadline - DEADLINE_SLACK_MS
       fiber.interruptUnsafe()

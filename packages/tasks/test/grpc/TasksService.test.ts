@@ -3,8 +3,9 @@ import { decodeEvent } from "@workstream/domain"
 import { TaskPriority, TaskStatus } from "@workstream/proto"
 import { Duration, Effect, Fiber, Result } from "effect"
 import { SqlClient } from "effect/sql"
+import { DEFAULT_WRITERS } from "../../src/CreateBatcher.ts"
 import { call, codeOf, http, takeMessages } from "../support/clients.ts"
-import { lockTasks, nobodyWaitsOnALock, someoneWaitsOnALock } from "../support/database.ts"
+import { lockTasks, nobodyWaitsOnALock, someoneWaitsOnALock, waitingOnALock } from "../support/database.ts"
 import { databaseOf, TasksUnderTest } from "../support/harness.ts"
 
 const UNKNOWN_ID = "01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90"
@@ -262,8 +263,39 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
       const metrics = yield* http(settings.httpPort, "/metrics")
       assert.match(
         metrics.body,
-        /rpc_server_calls_total\{[^}]*method="CreateTask"[^}]*code="DEADLINE_EXCEEDED"[^}]*\} 1/
+        /rpc_server_calls_total\{[^}]*method="CreateTask"[^}]*code="DEADLINE_EXCEEDED"[^}]*\} 1$/m
       )
+    })
+  )
+
+  it.effect("is DEADLINE_EXCEEDED while still queued behind busy writers, and is never written", () =>
+    Effect.gen(function* () {
+      const { client, databaseUrl } = yield* Effect.service(TasksUnderTest)
+      const lock = yield* lockTasks(databaseUrl)
+      const database = databaseOf(databaseUrl)
+      const create = (title: string, deadlineMs: number) =>
+        codeOf(
+          call(
+            client.createTask.bind(client),
+            { title, priority: TaskPriority.TASK_PRIORITY_UNSPECIFIED, idempotency_key: "" },
+            { deadlineMs }
+          )
+        )
+      // One statement per writer, each blocked on the lock: a create after them can only queue.
+      const busy = []
+      for (let i = 1; i <= DEFAULT_WRITERS; i++) {
+        busy.push(yield* Effect.forkChild(create(`Holds writer ${i}`, 20_000)))
+        yield* waitingOnALock(i).pipe(Effect.provide(database))
+      }
+      const title = "Queued past its deadline"
+      assert.strictEqual(yield* create(title, 1_000), "DEADLINE_EXCEEDED")
+      yield* lock.release
+      assert.deepStrictEqual(yield* Effect.forEach(busy, Fiber.join), Array(DEFAULT_WRITERS).fill("OK"))
+      const stored = yield* Effect.flatMap(
+        Effect.service(SqlClient.SqlClient),
+        (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM tasks WHERE title = ${title}`
+      ).pipe(Effect.provide(database))
+      assert.strictEqual(stored[0]?.n, 0, "a writer dropped it once free: its caller had gone")
     })
   )
 })

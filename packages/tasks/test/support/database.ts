@@ -87,6 +87,9 @@ const sessionsWaitingOnALock = (enough: (waiting: number) => boolean) =>
 /** Waits until some session of the test database is blocked on a lock. */
 export const someoneWaitsOnALock = sessionsWaitingOnALock((waiting) => waiting > 0)
 
+/** Waits until `count` sessions of the test database (or more) are blocked on a lock. */
+export const waitingOnALock = (count: number) => sessionsWaitingOnALock((waiting) => waiting >= count)
+
 /** Waits until no session of the test database is blocked on a lock (a blocked statement was cancelled, say). */
 export const nobodyWaitsOnALock = sessionsWaitingOnALock((waiting) => waiting === 0)
 
