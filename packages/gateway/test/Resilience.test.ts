@@ -7,15 +7,15 @@ import { gatewaySettings, postJson, request, startGateway } from "./support/gate
 
 const PROBLEM = "application/problem+json"
 
-/** A tasks service that refuses every create with RESOURCE_EXHAUSTED (calling `onCreate`) and lists nothing. */
-const overloadedTasks = (onCreate: () => void) =>
+/** A tasks service that refuses every create with RESOURCE_EXHAUSTED (calling `onCreate` with its metadata) and lists nothing. */
+const overloadedTasks = (onCreate: (metadata: grpc.Metadata) => void) =>
   Effect.gen(function* () {
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => new grpc.Server()),
       (server) => Effect.sync(() => server.forceShutdown())
     )
-    const createTask: Proto.TasksServiceServer["createTask"] = (_call, callback) => {
-      onCreate()
+    const createTask: Proto.TasksServiceServer["createTask"] = (call, callback) => {
+      onCreate(call.metadata)
       callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "too many creates waiting" })
     }
     const listTasks: Proto.TasksServiceServer["listTasks"] = (_call, callback) =>
@@ -121,5 +121,19 @@ describe("the gateway when the tasks service is down, slow or shedding load", ()
         assert.strictEqual(reply.headers.get("content-type"), PROBLEM)
       }),
     30_000
+  )
+})
+
+describe("the gateway's correlation ids", () => {
+  it.live("the X-Request-Id a client is answered with is the one its call to tasks carries, given or generated", () =>
+    Effect.gen(function* () {
+      const sent: Array<string> = []
+      const port = yield* overloadedTasks((metadata) => sent.push(String(metadata.get("x-request-id")[0])))
+      const url = yield* startGateway(yield* gatewaySettings(`127.0.0.1:${port}`))
+      const given = yield* postJson(`${url}/api/v1/tasks`, { title: "Correlated" }, { "x-request-id": "req-given" })
+      const generated = yield* postJson(`${url}/api/v1/tasks`, { title: "Correlated" })
+      assert.deepStrictEqual(sent, ["req-given", generated.headers.get("x-request-id")])
+      assert.strictEqual(given.headers.get("x-request-id"), "req-given")
+    }).pipe(Effect.scoped)
   )
 })
