@@ -168,11 +168,8 @@ export class CreateBatcher extends Context.Service<
               if (left < shortBudget) hurried.push(create)
               else unhurried.push(create)
             }
-            const [first, second] = [hurried, unhurried].filter(Arr.isArrayNonEmpty).map(writeTogether(now))
-            if (first === undefined) return
-            yield* restore(
-              second === undefined ? first : Effect.all([first, second], { concurrency: 2, discard: true })
-            )
+            const statements = [hurried, unhurried].filter(Arr.isArrayNonEmpty).map(writeTogether(now))
+            yield* restore(Effect.all(statements, { concurrency: "unbounded", discard: true }))
           })
 
         const writer = Effect.forever(

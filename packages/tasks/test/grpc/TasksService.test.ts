@@ -5,7 +5,7 @@ import { Duration, Effect, Fiber, Result } from "effect"
 import { SqlClient } from "effect/sql"
 import { DEFAULT_WRITERS } from "../../src/CreateBatcher.ts"
 import { call, codeOf, http, takeMessages } from "../support/clients.ts"
-import { lockTasks, nobodyWaitsOnALock, someoneWaitsOnALock, waitingOnALock } from "../support/database.ts"
+import { lockTasks, nobodyWaitsOnALock, someoneWaitsOnALock, tasksTitled, waitingOnALock } from "../support/database.ts"
 import { databaseOf, TasksUnderTest } from "../support/harness.ts"
 
 const UNKNOWN_ID = "01932c07-a5b0-7c3e-9f2a-4b5c6d7e8f90"
@@ -255,11 +255,11 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
       // Cancelled at the call's deadline (1 s), so it soon stops waiting; DATABASE_TIMEOUT's cancel is 30 s away.
       yield* nobodyWaitsOnALock.pipe(Effect.timeout(Duration.seconds(3)), Effect.provide(database))
       yield* lock.release
-      const stored = yield* Effect.flatMap(
-        Effect.service(SqlClient.SqlClient),
-        (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM tasks WHERE title = ${title}`
-      ).pipe(Effect.provide(database))
-      assert.strictEqual(stored[0]?.n, 0, "nothing was written after the caller heard DEADLINE_EXCEEDED")
+      assert.strictEqual(
+        yield* tasksTitled(databaseUrl, title),
+        0,
+        "nothing was written after the caller heard DEADLINE_EXCEEDED"
+      )
       const metrics = yield* http(settings.httpPort, "/metrics")
       assert.match(
         metrics.body,
@@ -291,11 +291,11 @@ layer(TasksUnderTest.layerWith({ databaseTimeout: Duration.seconds(30) }), {
       assert.strictEqual(yield* create(title, 1_000), "DEADLINE_EXCEEDED")
       yield* lock.release
       assert.deepStrictEqual(yield* Effect.forEach(busy, Fiber.join), Array(DEFAULT_WRITERS).fill("OK"))
-      const stored = yield* Effect.flatMap(
-        Effect.service(SqlClient.SqlClient),
-        (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM tasks WHERE title = ${title}`
-      ).pipe(Effect.provide(database))
-      assert.strictEqual(stored[0]?.n, 0, "a writer dropped it once free: its caller had gone")
+      assert.strictEqual(
+        yield* tasksTitled(databaseUrl, title),
+        0,
+        "a writer dropped it once free: its caller had gone"
+      )
     })
   )
 })

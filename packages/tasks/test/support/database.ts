@@ -93,6 +93,15 @@ export const waitingOnALock = (count: number) => sessionsWaitingOnALock((waiting
 /** Waits until no session of the test database is blocked on a lock (a blocked statement was cancelled, say). */
 export const nobodyWaitsOnALock = sessionsWaitingOnALock((waiting) => waiting === 0)
 
+/** How many tasks with this title the service's database holds (what a cancelled create may have left). */
+export const tasksTitled = (databaseUrl: string, title: string) =>
+  Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
+    Effect.map(
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM tasks WHERE title = ${title}`,
+      (rows) => rows[0]?.n ?? 0
+    )
+  ).pipe(Effect.provide(otherClient(databaseUrl)))
+
 /** Another session holds the tasks table locked until `release`: every insert into it waits. */
 export const lockTasks = (url: string) =>
   Effect.gen(function* () {
