@@ -3,7 +3,7 @@
  * "the service is down", calls fail at once for `cooldown` instead of queueing behind
  * timeouts; then one trial call is let through, and its outcome closes or reopens the circuit.
  */
-import { Cause, Clock, Duration, Effect, Exit, Option, Ref, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Option, Schema } from "effect"
 
 export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {}) {
   override get message(): string {
@@ -16,6 +16,9 @@ type State =
   | { readonly _tag: "Open"; readonly until: number }
   | { readonly _tag: "HalfOpen" }
 
+/** How a call let through ended, as far as the circuit cares. */
+type Outcome = "success" | "outage" | "other failure" | "interrupted"
+
 export interface CircuitBreaker {
   /** Runs `effect` unless the circuit is open; `isOutage` says which failures count against it. */
   readonly protect: <A, E, R>(
@@ -25,54 +28,63 @@ export interface CircuitBreaker {
   readonly isOpen: Effect.Effect<boolean>
 }
 
+const CLOSED: State = { _tag: "Closed", failures: 0 }
+
+const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, isOutage: (error: E) => boolean): Outcome => {
+  if (Exit.isSuccess(exit)) return "success"
+  // A caller that gave up says nothing about the service.
+  if (Cause.hasInterruptsOnly(exit.cause)) return "interrupted"
+  // Only typed failures the caller calls outages count; a defect here is ours, not theirs.
+  return Cause.findErrorOption(exit.cause).pipe(Option.match({ onNone: () => false, onSome: isOutage }))
+    ? "outage"
+    : "other failure"
+}
+
+/**
+ * The state is a plain variable read and written synchronously (one event loop, no await between
+ * the read and the write): a call through a closed circuit costs a comparison and one exit hook,
+ * not a chain of effects; the clock is read only where the state depends on time.
+ */
 export const make = (options: { readonly threshold: number; readonly cooldown: Duration.Duration }) =>
-  Effect.gen(function* () {
-    const state = yield* Ref.make<State>({ _tag: "Closed", failures: 0 })
-    const cooldown = Duration.toMillis(options.cooldown)
+  Clock.clockWith((clock) =>
+    Effect.sync((): CircuitBreaker => {
+      let state: State = CLOSED
+      const cooldown = Duration.toMillis(options.cooldown)
+      const reopened = (): State => ({ _tag: "Open", until: clock.currentTimeMillisUnsafe() + cooldown })
 
-    /** Decides whether this call may go through, moving Open -> HalfOpen once the cooldown passed. */
-    const admit = Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      return yield* Ref.modify(state, (s): readonly [boolean, State] => {
-        if (s._tag === "Closed") return [true, s]
-        if (s._tag === "Open" && now >= s.until) return [true, { _tag: "HalfOpen" }]
-        return [false, s]
-      })
+      /** Whether this call may go through, moving Open -> HalfOpen (one trial) once the cooldown passed. */
+      const admit = (): boolean => {
+        if (state._tag === "Closed") return true
+        if (state._tag === "Open" && clock.currentTimeMillisUnsafe() >= state.until) {
+          state = { _tag: "HalfOpen" }
+          return true
+        }
+        return false
+      }
+
+      const settle = (outcome: Outcome): State => {
+        if (outcome === "success" || outcome === "other failure") return CLOSED
+        // An interrupted trial must not leave the circuit half-open forever: it reopens, and the
+        // next cooldown tries again.
+        if (outcome === "interrupted") return state._tag === "HalfOpen" ? reopened() : state
+        if (state._tag === "HalfOpen") return reopened()
+        const failures = state._tag === "Closed" ? state.failures + 1 : options.threshold
+        return failures >= options.threshold ? reopened() : { _tag: "Closed", failures }
+      }
+
+      return {
+        protect: <A, E, R>(effect: Effect.Effect<A, E, R>, isOutage: (error: E) => boolean) =>
+          Effect.suspend(
+            (): Effect.Effect<A, E | CircuitOpen, R> =>
+              admit()
+                ? Effect.onExit(effect, (exit) =>
+                    Effect.sync(() => {
+                      state = settle(outcomeOf(exit, isOutage))
+                    })
+                  )
+                : Effect.fail(new CircuitOpen())
+          ),
+        isOpen: Effect.sync(() => state._tag === "Open")
+      }
     })
-
-    const record = (outage: boolean) =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        yield* Ref.update(state, (s): State => {
-          if (!outage) return { _tag: "Closed", failures: 0 }
-          if (s._tag === "HalfOpen") return { _tag: "Open", until: now + cooldown }
-          const failures = s._tag === "Closed" ? s.failures + 1 : options.threshold
-          return failures >= options.threshold ? { _tag: "Open", until: now + cooldown } : { _tag: "Closed", failures }
-        })
-      })
-
-    const reopenIfHalfOpen = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Ref.update(state, (s): State => (s._tag === "HalfOpen" ? { _tag: "Open", until: now + cooldown } : s))
-    )
-
-    const breaker: CircuitBreaker = {
-      protect: (effect, isOutage) =>
-        Effect.gen(function* () {
-          if (!(yield* admit)) return yield* new CircuitOpen()
-          return yield* effect.pipe(
-            Effect.onExit((exit) => {
-              if (Exit.isSuccess(exit)) return record(false)
-              // A caller that gave up says nothing about the service, but an interrupted trial must
-              // not leave the circuit half-open forever: it reopens, and the next cooldown retries.
-              if (Cause.hasInterruptsOnly(exit.cause)) return reopenIfHalfOpen
-              // Only typed failures the caller calls outages count; a defect here is ours, not theirs.
-              return record(
-                Cause.findErrorOption(exit.cause).pipe(Option.match({ onNone: () => false, onSome: isOutage }))
-              )
-            })
-          )
-        }),
-      isOpen: Effect.map(Ref.get(state), (s) => s._tag === "Open")
-    }
-    return breaker
-  })
+  )

@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js"
 import { LazyRetry, TraceContext } from "@workstream/platform"
 import type { UnaryMethod } from "@workstream/proto"
 import * as Proto from "@workstream/proto"
-import { Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.ts"
 
 /** A call that ended with a gRPC status other than OK. */
@@ -20,7 +20,6 @@ export type CallError = UpstreamFailure | CircuitBreaker.CircuitOpen
 
 export interface CallContext {
   readonly requestId: string
-  readonly traceparent?: string | undefined
   readonly tracestate?: string | undefined
 }
 
@@ -98,53 +97,48 @@ export class TasksClient extends Context.Service<
           Schedule.upTo({ times: options.retries })
         )
 
-        const attempt = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req, ctx: CallContext, deadline: number) =>
-          // The gateway's own client span carries the trace on (it continues the client's, if any),
-          // so the gateway, tasks and the event share one trace id even when the client sent none.
-          Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
-            Effect.callback<Res, UpstreamFailure>((resume) => {
-              const traceparent = Option.match(span, {
-                onNone: () => ctx.traceparent,
-                onSome: TraceContext.traceparentOf
-              })
-              const metadata = new grpc.Metadata()
-              metadata.set("x-request-id", ctx.requestId)
-              if (traceparent !== undefined) metadata.set("traceparent", traceparent)
-              if (ctx.tracestate !== undefined) metadata.set("tracestate", ctx.tracestate)
-              const call = withoutCallerStack(() =>
-                method.call(client, request, metadata, { deadline }, (error, response) =>
-                  resume(
-                    error
-                      ? Effect.fail(new UpstreamFailure({ code: error.code, details: error.details }))
-                      : Effect.succeed(response)
-                  )
+        const attempt = <Req, Res>(
+          method: UnaryMethod<Req, Res>,
+          request: Req,
+          ctx: CallContext,
+          traceparent: string,
+          deadline: number
+        ) =>
+          Effect.callback<Res, UpstreamFailure>((resume) => {
+            const metadata = new grpc.Metadata()
+            metadata.set("x-request-id", ctx.requestId)
+            metadata.set("traceparent", traceparent)
+            if (ctx.tracestate !== undefined) metadata.set("tracestate", ctx.tracestate)
+            const call = withoutCallerStack(() =>
+              method.call(client, request, metadata, { deadline }, (error, response) =>
+                resume(
+                  error
+                    ? Effect.fail(new UpstreamFailure({ code: error.code, details: error.details }))
+                    : Effect.succeed(response)
                 )
               )
-              // An abandoned request (client gone, gateway shutting down) cancels the call upstream.
-              return Effect.sync(() => call.cancel())
-            })
-          )
+            )
+            // An abandoned request (client gone, gateway shutting down) cancels the call upstream.
+            return Effect.sync(() => call.cancel())
+          })
 
         const unary =
           <Req, Res>(name: string, method: UnaryMethod<Req, Res>, retryable: (request: Req) => boolean) =>
           (request: Req, ctx: CallContext) =>
-            Effect.gen(function* () {
+            // The gateway's own client span carries the trace on (it continues the client's, if any),
+            // so the gateway, tasks and the event share one trace id even when the client sent none.
+            // useSpan hands the span over directly: nothing inside makes spans of its own, so it need
+            // not become the current span (withSpan's extra Context change and lookup per call).
+            Effect.useSpan(`workstream.tasks.v1.TasksService/${name}`, { kind: "client" }, (span) => {
               const deadline = Date.now() + Duration.toMillis(options.deadline)
-              const once = attempt(method, request, ctx, deadline)
+              const once = attempt(method, request, ctx, TraceContext.traceparentOf(span), deadline)
               const withRetries = retryable(request)
                 ? LazyRetry.retry(once, (again) =>
                     Effect.retry(again, { schedule: retry, while: (e) => e.code === grpc.status.UNAVAILABLE })
                   )
                 : once
-              return yield* breaker.protect(withRetries, isOutage)
-            }).pipe(
-              // No stack trace: captured per call, it was about 1.3 % of the gateway's CPU.
-              Effect.withSpan(
-                `workstream.tasks.v1.TasksService/${name}`,
-                { kind: "client" },
-                { captureStackTrace: false }
-              )
-            )
+              return breaker.protect(withRetries, isOutage)
+            })
 
         const always = () => true
         const never = () => false

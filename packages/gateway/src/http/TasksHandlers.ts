@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js"
 import type { NewTask, Task } from "@workstream/domain"
 import { TraceContext } from "@workstream/platform"
 import { DomainMapping, TaskPriority, TaskStatus } from "@workstream/proto"
-import { DateTime, Effect, Option } from "effect"
+import { DateTime, Effect } from "effect"
 import { HttpEffect, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api, UnavailableProblem, ValidationProblem } from "../Api.ts"
@@ -13,17 +13,15 @@ import { toProblem } from "./upstreamProblem.ts"
 
 const DEFAULT_LIMIT = 20
 
-/** The request's correlation ids, set by the correlation middleware. */
-const callContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): CallContext => {
-  const header = (name: string) => Option.getOrUndefined(Option.fromNullishOr(request.headers[name]))
-  return {
-    requestId: header("x-request-id") ?? randomUUID(),
-    // Untrusted headers: forward only what is well-formed, so gRPC metadata never refuses them.
-    traceparent:
-      TraceContext.traceIdOf(header("traceparent")) === undefined ? undefined : header("traceparent")?.trim(),
-    tracestate: TraceContext.validTracestate(header("tracestate"))
-  }
-})
+/** The request's correlation ids; the correlation middleware has set the request's id already. */
+const callContext = Effect.map(
+  HttpServerRequest.HttpServerRequest,
+  ({ headers }): CallContext => ({
+    requestId: headers["x-request-id"] ?? randomUUID(),
+    // An untrusted header: forward it only when well-formed, so gRPC metadata never refuses it.
+    tracestate: TraceContext.validTracestate(headers.tracestate)
+  })
+)
 
 /** A task the tasks service sent that does not decode is its bug, not the caller's: 503, logged. */
 const task = (proto: Parameters<typeof DomainMapping.fromProtoTask>[0] | undefined) =>
