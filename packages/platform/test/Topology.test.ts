@@ -83,7 +83,6 @@ describe("Topology.declare on RabbitMQ", () => {
         const retry = topology.retryQueues[0]
         assert.isDefined(retry)
         if (retry === undefined) return
-        const sentAt = Date.now()
         channel.sendToQueue(retry.name, Buffer.from("{}"), {
           messageId: "m-1",
           persistent: true,
@@ -91,8 +90,6 @@ describe("Topology.declare on RabbitMQ", () => {
         })
 
         const message = yield* getMessage(channel, topology.queue.name, "8 seconds")
-        const waited = Date.now() - sentAt
-        assert.isAtLeast(waited, 900, "not before the TTL")
         assert.strictEqual(message.properties.messageId, "m-1")
         assert.strictEqual(message.fields.exchange, "", "dead-lettered through the default exchange")
         assert.strictEqual(
