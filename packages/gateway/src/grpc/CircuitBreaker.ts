@@ -73,16 +73,20 @@ export const make = (options: { readonly threshold: number; readonly cooldown: D
       }
 
       return {
+        // Uninterruptible from the admission to the exit hook's installation: a call interrupted
+        // in between would leave a trial's circuit half-open, refusing every call for good.
         protect: <A, E, R>(effect: Effect.Effect<A, E, R>, isOutage: (error: E) => boolean) =>
-          Effect.suspend(
-            (): Effect.Effect<A, E | CircuitOpen, R> =>
-              admit()
-                ? Effect.onExit(effect, (exit) =>
-                    Effect.sync(() => {
-                      state = settle(outcomeOf(exit, isOutage))
-                    })
-                  )
-                : Effect.fail(new CircuitOpen())
+          Effect.uninterruptibleMask((restore) =>
+            Effect.suspend(
+              (): Effect.Effect<A, E | CircuitOpen, R> =>
+                admit()
+                  ? Effect.onExit(restore(effect), (exit) =>
+                      Effect.sync(() => {
+                        state = settle(outcomeOf(exit, isOutage))
+                      })
+                    )
+                  : Effect.fail(new CircuitOpen())
+            )
           ),
         isOpen: Effect.sync(() => state._tag === "Open")
       }

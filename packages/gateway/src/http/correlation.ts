@@ -1,7 +1,8 @@
 /**
  * Request correlation: every request gets an `X-Request-Id` (the client's, bounded, or a new
  * one) that is echoed on the response, and its id and W3C `traceparent` annotate every log line
- * of the request. Handlers read both from the request, which carries the chosen id.
+ * of the request. Handlers read the chosen id from the request, which carries it; the
+ * `traceparent` becomes the parent of the request's spans, the call to tasks among them.
  */
 import { randomUUID } from "node:crypto"
 import { TraceContext } from "@workstream/platform"
