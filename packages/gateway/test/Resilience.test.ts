@@ -4,30 +4,20 @@ import * as Proto from "@workstream/proto"
 import { freePort, freshDatabase, freshTopology, settingsFor, startTasks } from "@workstream/tasks/testing"
 import { Duration, Effect, Schedule } from "effect"
 import { gatewaySettings, postJson, request, startGateway } from "./support/gateway.ts"
+import { stubServer } from "./support/stubServer.ts"
 
 const PROBLEM = "application/problem+json"
 
 /** A tasks service that refuses every create with RESOURCE_EXHAUSTED (calling `onCreate` with its metadata) and lists nothing. */
-const overloadedTasks = (onCreate: (metadata: grpc.Metadata) => void) =>
-  Effect.gen(function* () {
-    const server = yield* Effect.acquireRelease(
-      Effect.sync(() => new grpc.Server()),
-      (server) => Effect.sync(() => server.forceShutdown())
-    )
-    const createTask: Proto.TasksServiceServer["createTask"] = (call, callback) => {
-      onCreate(call.metadata)
-      callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "too many creates waiting" })
-    }
-    const listTasks: Proto.TasksServiceServer["listTasks"] = (_call, callback) =>
-      callback(null, { tasks: [], next_page_token: "" })
-    const implementation: grpc.UntypedServiceImplementation = { createTask, listTasks }
-    server.addService(Proto.TasksServiceService, implementation)
-    return yield* Effect.callback<number>((resume) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
-        resume(error ? Effect.die(error) : Effect.succeed(port))
-      )
-    )
-  })
+const overloadedTasks = (onCreate: (metadata: grpc.Metadata) => void) => {
+  const createTask: Proto.TasksServiceServer["createTask"] = (call, callback) => {
+    onCreate(call.metadata)
+    callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "too many creates waiting" })
+  }
+  const listTasks: Proto.TasksServiceServer["listTasks"] = (_call, callback) =>
+    callback(null, { tasks: [], next_page_token: "" })
+  return stubServer(Proto.TasksServiceService, { createTask, listTasks })
+}
 
 describe("the gateway when the tasks service is down, slow or shedding load", () => {
   it.live(

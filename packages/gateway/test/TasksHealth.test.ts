@@ -4,27 +4,18 @@ import { Health } from "@workstream/proto"
 import { freePort } from "@workstream/tasks/testing"
 import { Duration, Effect } from "effect"
 import * as TasksHealth from "../src/grpc/TasksHealth.ts"
+import { stubServer } from "./support/stubServer.ts"
 
 const { NOT_SERVING, SERVING } = Health.HealthCheckResponse_ServingStatus
 
 /** A grpc.health.v1 server answering `status` for the tasks service; its port. */
-const healthServer = (status: Health.HealthCheckResponse_ServingStatus) =>
-  Effect.gen(function* () {
-    const server = yield* Effect.acquireRelease(
-      Effect.sync(() => new grpc.Server()),
-      (server) => Effect.sync(() => server.forceShutdown())
-    )
-    const check: Health.HealthServer["check"] = (call, callback) =>
-      call.request.service === "workstream.tasks.v1.TasksService"
-        ? callback(null, { status })
-        : callback({ code: grpc.status.NOT_FOUND, details: "unknown service" })
-    server.addService(Health.HealthService, { check })
-    return yield* Effect.callback<number>((resume) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
-        resume(error ? Effect.die(error) : Effect.succeed(port))
-      )
-    )
-  })
+const healthServer = (status: Health.HealthCheckResponse_ServingStatus) => {
+  const check: Health.HealthServer["check"] = (call, callback) =>
+    call.request.service === "workstream.tasks.v1.TasksService"
+      ? callback(null, { status })
+      : callback({ code: grpc.status.NOT_FOUND, details: "unknown service" })
+  return stubServer(Health.HealthService, { check })
+}
 
 const checkAt = (port: number) =>
   Effect.flatten(TasksHealth.make(`127.0.0.1:${port}`, Duration.seconds(2))).pipe(Effect.flip, Effect.option)
